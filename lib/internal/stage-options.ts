@@ -1,0 +1,62 @@
+import type { Duplex } from 'node:stream';
+import * as check from './validate.js';
+
+/** Options every sluice stage takes. */
+export interface StageOptions {
+  /**
+   * Items buffered on each side before backpressure applies (both sides, unless the side-specific
+   * option is given).
+   * @default 16
+   */
+  highWaterMark?: number;
+  /** Items buffered on the readable side. @default highWaterMark */
+  readableHighWaterMark?: number;
+  /** Items buffered on the writable side. @default highWaterMark */
+  writableHighWaterMark?: number;
+  /**
+   * Aborting it destroys the stage with `signal.reason` (unchanged), aborting every in-flight call.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedStageOptions {
+  readableHighWaterMark: number;
+  writableHighWaterMark: number;
+  signal: AbortSignal | undefined;
+}
+
+export const DEFAULT_HIGH_WATER_MARK = 16;
+
+/** Validates the common stage options; `where` is the stage's name as in `parallel()`. */
+export function stageOptions(where: string, opts: StageOptions): ResolvedStageOptions {
+  const hwm = opts.highWaterMark === undefined
+    ? DEFAULT_HIGH_WATER_MARK
+    : check.integer(where, 'options.highWaterMark', opts.highWaterMark, 0);
+  return {
+    readableHighWaterMark: opts.readableHighWaterMark === undefined
+      ? hwm
+      : check.integer(where, 'options.readableHighWaterMark', opts.readableHighWaterMark, 0),
+    writableHighWaterMark: opts.writableHighWaterMark === undefined
+      ? hwm
+      : check.integer(where, 'options.writableHighWaterMark', opts.writableHighWaterMark, 0),
+    signal: opts.signal === undefined ? undefined : check.signal(where, 'options.signal', opts.signal),
+  };
+}
+
+/**
+ * Destroys `stream` with `signal.reason` (unchanged, unlike `addAbortSignal`, which wraps it) when the
+ * signal aborts. The listener is removed when the stream closes.
+ */
+export function bindSignal(stream: Duplex, signal: AbortSignal | undefined): void {
+  if (signal === undefined) return;
+  if (signal.aborted) {
+    process.nextTick(() => stream.destroy(signal.reason));
+    return;
+  }
+  const onAbort = (): void => {
+    stream.destroy(signal.reason);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+}

@@ -1,0 +1,61 @@
+// Argument checks run when a stage is created. Messages name the option's full path and echo the value:
+//   RangeError: parallel(): options.concurrency must be an integer >= 1, got 0 (number)
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
+  if (typeof value === 'function') return `a function`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `${Object.prototype.toString.call(value).slice(8, -1)} (object)`;
+  return `${String(value)} (${typeof value})`;
+}
+
+function fail(Kind: typeof TypeError | typeof RangeError, where: string, name: string, must: string, value: unknown): never {
+  throw new Kind(`${where}: ${name} must be ${must}, got ${show(value)}`);
+}
+
+/** `value` is an integer >= min (Infinity allowed when `allowInfinity`). */
+export function integer(where: string, name: string, value: unknown, min: number, allowInfinity = false): number {
+  if (typeof value !== 'number') fail(TypeError, where, name, `an integer >= ${min}`, value);
+  if (allowInfinity && value === Infinity) return value;
+  if (!Number.isInteger(value) || value < min) {
+    fail(RangeError, where, name, `an integer >= ${min}${allowInfinity ? ' or Infinity' : ''}`, value);
+  }
+  return value;
+}
+
+/** `value` is a finite number >= min (or > min when `exclusive`). */
+export function number(where: string, name: string, value: unknown, min: number, exclusive = false): number {
+  const must = `a finite number ${exclusive ? '>' : '>='} ${min}`;
+  if (typeof value !== 'number') fail(TypeError, where, name, must, value);
+  if (!Number.isFinite(value) || (exclusive ? value <= min : value < min)) fail(RangeError, where, name, must, value);
+  return value;
+}
+
+export function func<F extends Function>(where: string, name: string, value: unknown): F {
+  if (typeof value !== 'function') fail(TypeError, where, name, 'a function', value);
+  return value as F;
+}
+
+export function boolean(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') fail(TypeError, where, name, 'a boolean', value);
+  return value;
+}
+
+export function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    fail(TypeError, where, name, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+export function signal(where: string, name: string, value: unknown): AbortSignal {
+  if (!(value instanceof AbortSignal)) fail(TypeError, where, name, 'an AbortSignal', value);
+  return value;
+}
+
+/** The options argument itself: undefined becomes `{}`, anything else but a plain object is refused. */
+export function options<T extends object>(where: string, value: T | undefined, name = 'options'): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(TypeError, where, name, 'an object', value);
+  return value;
+}
