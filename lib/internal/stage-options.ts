@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import * as check from './validate.js';
 
 /** Options every sluice stage takes. */
@@ -48,7 +48,7 @@ export function stageOptions(where: string, opts: StageOptions): ResolvedStageOp
  * Destroys `stream` with `signal.reason` (unchanged, unlike `addAbortSignal`, which wraps it) when the
  * signal aborts. The listener is removed when the stream closes.
  */
-export function bindSignal(stream: Duplex, signal: AbortSignal | undefined): void {
+export function bindSignal(stream: Readable | Writable, signal: AbortSignal | undefined): void {
   if (signal === undefined) return;
   if (signal.aborted) {
     process.nextTick(() => stream.destroy(signal.reason));

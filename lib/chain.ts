@@ -1,0 +1,159 @@
+import { Duplex } from 'node:stream';
+import { Composed } from './internal/compose.js';
+import { Engine, Many, type StageContext, type Step } from './internal/engine.js';
+import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { isNodeStream } from './internal/streams.js';
+import type { TypedDuplex } from './internal/types.js';
+import * as check from './internal/validate.js';
+
+/** Options for {@link chain}. */
+export interface ChainOptions extends StageOptions {}
+
+/** What a function stage may return for items of type `O`. */
+export type StageResult<O> =
+  | O
+  | undefined
+  | Many<O>
+  | Generator<O, unknown, undefined>
+  | AsyncGenerator<O, unknown, undefined>
+  | PromiseLike<O | undefined | Many<O>>;
+
+/** One stage of a chain taking `I` and giving `O`: a function, a sluice stage or Node stream, or a Web TransformStream. */
+export type ChainStage<I, O> =
+  | ((item: I, ctx: StageContext) => StageResult<O>)
+  | TypedDuplex<I, O>
+  | TransformStream<I, O>;
+
+/**
+ * Several items from one call of a function stage: `return many([a, b])`. Empty means none.
+ * Items are passed on one at a time, paused while downstream is full.
+ *
+ * @typeParam T The items.
+ * @param values Any iterable.
+ * @returns A marker the chain unpacks.
+ *
+ * @example
+ * ```ts
+ * import { chain, many, toArray } from 'sluice';
+ * assert.deepEqual(await toArray([1, 2], chain([(n: number) => many([n, -n])])), [1, -1, 2, -2]);
+ * ```
+ */
+export function many<T>(values: Iterable<T>): Many<T> {
+  if (values === null || typeof values !== 'object' || !(Symbol.iterator in values)) {
+    throw new TypeError(`many(): values must be an iterable, got ${values === null ? 'null' : typeof values}`);
+  }
+  return new Many(values);
+}
+
+function isTransformStream(value: unknown): value is TransformStream {
+  return typeof TransformStream !== 'undefined' && value instanceof TransformStream;
+}
+
+/**
+ * Composes stages into ONE Duplex, like stream-chain's `chain`, with adjacent function stages FUSED
+ * into a single stream hop: five functions cost one Transform, not five.
+ *
+ * A function stage (sync or async) is called as `fn(item, { signal, index })`; `undefined` passes
+ * nothing on, `many(values)` passes several, a generator function's yields are items (paused while
+ * downstream is full). Node streams and Web `TransformStream`s stay as they are; a Readable may open
+ * the chain and a Writable close it (the chain is then read-only or write-only). `chain([])` passes
+ * items through.
+ *
+ * An error thrown in any stage destroys the chain with that very error object; destroying the chain
+ * destroys every inner stream, aborts the functions' `signal` and closes running generators (their
+ * `finally` runs).
+ *
+ * @typeParam A The items written in.
+ * @typeParam Z The items read out.
+ * @param stages The stages, in order.
+ * @param options Buffering and cancellation of the whole; see {@link ChainOptions}.
+ * @returns One Duplex.
+ * @throws {TypeError} When `stages` is not an array, or a stage is of a kind the chain cannot use.
+ *
+ * @example Five functions, one stream hop
+ * ```ts
+ * import { chain, toArray } from 'sluice';
+ * const c = chain([
+ *   (s: string) => s.trim(),
+ *   (s) => (s === '' ? undefined : s),
+ *   (s) => s.split('='),
+ *   ([k, v]) => ({ key: k ?? '', value: Number(v) }),
+ *   async (kv) => `${kv.key}:${kv.value * 2}`,
+ * ]);
+ * assert.deepEqual(await toArray([' a=1 ', '', 'b=2'], c), ['a:2', 'b:4']);
+ * ```
+ *
+ * @example Generators and streams in a chain
+ * ```ts
+ * import { chain, toArray, map } from 'sluice';
+ * const c = chain([
+ *   function* (n: number) { for (let i = 0; i < n; i++) yield i; },
+ *   map((i: number) => i * 10),
+ *   (i: number) => i + 1,
+ * ]);
+ * assert.deepEqual(await toArray([2, 1], c), [1, 11, 1]);
+ * ```
+ */
+export function chain<A>(stages: readonly [], options?: ChainOptions): TypedDuplex<A, A>;
+export function chain<A, B>(stages: readonly [ChainStage<A, B>], options?: ChainOptions): TypedDuplex<A, B>;
+export function chain<A, B, C>(stages: readonly [ChainStage<A, B>, ChainStage<B, C>], options?: ChainOptions): TypedDuplex<A, C>;
+export function chain<A, B, C, D>(
+  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>],
+  options?: ChainOptions,
+): TypedDuplex<A, D>;
+export function chain<A, B, C, D, E>(
+  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>],
+  options?: ChainOptions,
+): TypedDuplex<A, E>;
+export function chain<A, B, C, D, E, F>(
+  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>],
+  options?: ChainOptions,
+): TypedDuplex<A, F>;
+export function chain<A, B, C, D, E, F, G>(
+  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>],
+  options?: ChainOptions,
+): TypedDuplex<A, G>;
+export function chain<A, B, C, D, E, F, G, H>(
+  stages: readonly [
+    ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>, ChainStage<G, H>,
+  ],
+  options?: ChainOptions,
+): TypedDuplex<A, H>;
+export function chain(stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[], options?: ChainOptions): Duplex;
+export function chain(stages: readonly unknown[], options?: ChainOptions): Duplex {
+  if (!Array.isArray(stages)) throw new TypeError(`chain(): stages must be an array, got ${typeof stages}`);
+  const opts = stageOptions('chain()', check.options('chain()', options));
+  const inner = { ...opts, signal: undefined };
+  const streams: Duplex[] = [];
+  let steps: Step[] = [];
+  const flush = (): void => {
+    if (steps.length > 0) streams.push(new Engine(steps, inner));
+    steps = [];
+  };
+  stages.forEach((stage, i) => {
+    if (typeof stage === 'function') {
+      steps.push({ kind: 'map', fn: stage as Step['fn'] });
+      return;
+    }
+    flush();
+    if (isTransformStream(stage)) {
+      streams.push(Duplex.fromWeb(stage, { objectMode: true }));
+    } else if (isNodeStream(stage)) {
+      const readableOnly = typeof (stage as Partial<Duplex>).write !== 'function';
+      const writableOnly = typeof (stage as Partial<Duplex>).read !== 'function';
+      if (readableOnly && i !== 0) throw new TypeError(`chain(): stages[${i}] is a Readable; only the first stage may be one`);
+      if (writableOnly && i !== stages.length - 1) throw new TypeError(`chain(): stages[${i}] is a Writable; only the last stage may be one`);
+      streams.push(stage);
+    } else {
+      throw new TypeError(`chain(): stages[${i}] must be a function, a Node stream or a TransformStream, got ${stage === null ? 'null' : typeof stage}`);
+    }
+  });
+  flush();
+  if (streams.length === 0) return new Engine([], opts);
+  if (streams.length === 1) {
+    const only = streams[0]!;
+    bindSignal(only, opts.signal);
+    return only;
+  }
+  return new Composed(streams, opts);
+}

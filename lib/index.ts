@@ -1,0 +1,12 @@
+export * from './errors.js';
+export type { StageOptions } from './internal/stage-options.js';
+export type { StageContext, Many } from './internal/engine.js';
+export type { TypedDuplex, Output, Flattenable } from './internal/types.js';
+export { map, type MapOptions } from './map.js';
+export { filter, type FilterOptions } from './filter.js';
+export { flatMap, type FlatMapOptions } from './flat-map.js';
+export { through, type ThroughOptions, type ClassicTransform, type AsyncTransform, type FlushFunction } from './through.js';
+export { chain, many, type ChainOptions, type ChainStage, type StageResult } from './chain.js';
+export { pipeline, type PipelineOptions, type PipelineSource, type PipelineStage, type PipelineFunction } from './pipeline.js';
+export { toArray, collect } from './to-array.js';
+export { fromIterable, type FromIterableOptions } from './from-iterable.js';

@@ -1,0 +1,34 @@
+import type { Duplex } from 'node:stream';
+
+/** Anything with Node's stream interface, including streams from `readable-stream`. */
+export type AnyStream = NodeJS.ReadableStream | NodeJS.WritableStream | Duplex;
+
+export function isNodeStream(value: unknown): value is Duplex {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Duplex).on === 'function' &&
+    (typeof (value as Duplex).pipe === 'function' || typeof (value as Duplex).write === 'function')
+  );
+}
+
+/**
+ * Marks a stage that may stop taking input before its upstream is exhausted (`take`). Its value is a
+ * function telling whether it did. `pipeline` ends the stages before such a stage once it has ended,
+ * without treating the resulting premature close as a failure.
+ */
+export const endsEarly: unique symbol = Symbol('sluice.endsEarly');
+
+export interface EarlyEnder {
+  [endsEarly](): boolean;
+}
+
+export function canEndEarly(value: unknown): value is EarlyEnder & Duplex {
+  return isNodeStream(value) && typeof (value as Partial<EarlyEnder>)[endsEarly] === 'function';
+}
+
+/** Resolves once a destroyed stream has emitted 'close' (immediately if it has, or is not destroyed). */
+export function closed(stream: Duplex): Promise<void> | undefined {
+  if (!stream.destroyed || stream.closed) return undefined;
+  return new Promise((resolve) => stream.once('close', () => resolve()));
+}

@@ -1,0 +1,99 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
+import type { TypedDuplex } from './internal/types.js';
+import * as check from './internal/validate.js';
+
+/** Options for {@link through}. */
+export interface ThroughOptions extends StageOptions {}
+
+/** through2's classic transform: push with `this.push`, then call `callback` (optionally with an item). */
+export type ClassicTransform<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding, callback: (error?: Error | null, data?: O) => void) => void;
+/** An async transform: its resolved value is pushed, `undefined` pushes nothing. */
+export type AsyncTransform<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding) => Promise<O | undefined>;
+/** through2's classic flush, or an async one whose resolved value is pushed. */
+export type FlushFunction<O> = ((this: Transform, callback: (error?: Error | null, data?: O) => void) => void) | ((this: Transform) => Promise<O | undefined>);
+
+const AsyncFunction = (async () => {}).constructor;
+
+function isAsync(fn: Function): boolean {
+  return fn instanceof AsyncFunction;
+}
+
+/**
+ * The typed equivalent of through2 (object mode): a Transform from a function with through2's
+ * signature, `function (chunk, encoding, callback) { this.push(a); callback(); }`, or an `async`
+ * function whose resolved value is pushed (`undefined` pushes nothing), plus an optional `flush`.
+ * Without `transform`, items pass through unchanged.
+ *
+ * Errors given to `callback`, thrown, or rejected destroy the stream with that very error.
+ *
+ * @typeParam I The items written in.
+ * @typeParam O The items pushed out.
+ * @param transform The per-item function; `this` is the Transform.
+ * @param flush Called at the end, before the stream finishes.
+ * @param options Buffering and cancellation; see {@link ThroughOptions}.
+ * @returns A Transform.
+ * @throws {TypeError} When `transform` or `flush` is given but is not a function.
+ *
+ * @example The classic form
+ * ```ts
+ * import { through, toArray } from 'sluice';
+ * const twice = through<number, number>(function (n, _enc, callback) {
+ *   this.push(n);
+ *   this.push(n);
+ *   callback();
+ * });
+ * assert.deepEqual(await toArray([1, 2], twice), [1, 1, 2, 2]);
+ * ```
+ *
+ * @example An async function and a flush
+ * ```ts
+ * import { through, toArray } from 'sluice';
+ * const t = through<number, number>(async (n) => n * 10, async () => -1);
+ * assert.deepEqual(await toArray([1, 2], t), [10, 20, -1]);
+ * ```
+ */
+export function through<I, O = I>(
+  transform?: ClassicTransform<I, O> | AsyncTransform<I, O>,
+  flush?: FlushFunction<O>,
+  options?: ThroughOptions,
+): TypedDuplex<I, O> & Transform {
+  if (transform !== undefined) check.func('through()', 'transform', transform);
+  if (flush !== undefined) check.func('through()', 'flush', flush);
+  const opts = stageOptions('through()', check.options('through()', options));
+  const stream = new Transform({
+    objectMode: true,
+    readableHighWaterMark: opts.readableHighWaterMark,
+    writableHighWaterMark: opts.writableHighWaterMark,
+  });
+  if (transform === undefined) {
+    stream._transform = (chunk: unknown, _enc: BufferEncoding, callback: TransformCallback) => callback(null, chunk);
+  } else if (isAsync(transform)) {
+    const fn = transform as AsyncTransform<I, O>;
+    stream._transform = function (this: Transform, chunk: I, enc: BufferEncoding, callback: TransformCallback) {
+      fn.call(this, chunk, enc).then((out) => callback(null, out), callback);
+    };
+  } else {
+    const fn = transform as ClassicTransform<I, O>;
+    // A synchronous throw would otherwise escape from write() instead of destroying the stream.
+    stream._transform = function (this: Transform, chunk: I, enc: BufferEncoding, callback: TransformCallback) {
+      try {
+        fn.call(this, chunk, enc, callback);
+      } catch (err) {
+        callback(err as Error);
+      }
+    };
+  }
+  if (flush !== undefined) {
+    if (isAsync(flush)) {
+      const fn = flush as (this: Transform) => Promise<O | undefined>;
+      stream._flush = function (this: Transform, callback: TransformCallback) {
+        fn.call(this).then((out) => callback(null, out), callback);
+      };
+    } else {
+      stream._flush = flush as (callback: TransformCallback) => void;
+    }
+  }
+  bindSignal(stream, opts.signal);
+  return stream;
+}
