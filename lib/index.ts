@@ -10,3 +10,5 @@ export { chain, many, type ChainOptions, type ChainStage, type StageResult } fro
 export { pipeline, type PipelineOptions, type PipelineSource, type PipelineStage, type PipelineFunction } from './pipeline.js';
 export { toArray, collect } from './to-array.js';
 export { fromIterable, type FromIterableOptions } from './from-iterable.js';
+export { take, type TakeOptions } from './take.js';
+export { skip, type SkipOptions } from './skip.js';

@@ -118,7 +118,7 @@ async function run(stages: unknown[], signal: AbortSignal | undefined, timeout: 
     const failures = results.flatMap((result, i) => {
       if (result.status === 'fulfilled') return [];
       const end = segments[i]![segments[i]!.length - 1];
-      const endedEarly = i < segments.length - 1 && canEndEarly(end) && end[endsEarly]();
+      const endedEarly = canEndEarly(end) && end[endsEarly]();
       return endedEarly && isTeardownNoise(result.reason, true) ? [] : [result.reason];
     });
     failures.forEach(record);

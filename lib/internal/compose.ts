@@ -2,7 +2,7 @@ import { Duplex, type DuplexOptions } from 'node:stream';
 import { pipeline } from '../pipeline.js';
 import type { ResolvedStageOptions } from './stage-options.js';
 import { bindSignal } from './stage-options.js';
-import { closed } from './streams.js';
+import { canEndEarly, closed, endsEarly } from './streams.js';
 
 type Callback = (error?: Error | null) => void;
 
@@ -45,6 +45,16 @@ export class Composed extends Duplex {
         if (!this.push(chunk)) tail.pause();
       });
       tail.once('end', () => this.push(null));
+    }
+    const enders = streams.filter(canEndEarly);
+    if (enders.length > 0) {
+      // The whole ends early when a stage inside does (`take` in a chain): its readable side is done
+      // while upstream may still be writing.
+      const ended = (): boolean => enders.some((stage) => stage[endsEarly]());
+      Object.defineProperty(this, endsEarly, { value: ended });
+      this.once('end', () => {
+        if (ended()) this.destroy();
+      });
     }
     bindSignal(this, opts.signal);
   }
