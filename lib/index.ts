@@ -12,3 +12,4 @@ export { toArray, collect } from './to-array.js';
 export { fromIterable, type FromIterableOptions } from './from-iterable.js';
 export { take, type TakeOptions } from './take.js';
 export { skip, type SkipOptions } from './skip.js';
+export { parallel, Parallel, type ParallelOptions, type OnError, type RetryOptions } from './parallel.js';

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { bindSignal, type ResolvedStageOptions } from './stage-options.js';
+import { bindSignal, destroyReason, type ResolvedStageOptions } from './stage-options.js';
 
 /** What every function run by a sluice stage receives besides the item. */
 export interface StageContext {
@@ -109,7 +109,7 @@ export class Engine extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#controller.abort(error ?? new Error('the stage was destroyed'));
+    this.#controller.abort(destroyReason(error));
     // Deliberately not awaited: a generator parked mid-await would leave return() pending.
     for (const it of this.#iterators) void Promise.resolve(it.return?.()).catch(() => {});
     this.#iterators.clear();

@@ -60,3 +60,8 @@ export function bindSignal(stream: Readable | Writable, signal: AbortSignal | un
   signal.addEventListener('abort', onAbort, { once: true });
   stream.once('close', () => signal.removeEventListener('abort', onAbort));
 }
+
+/** The reason a stage's own signal aborts with: the error that destroyed it, or an AbortError. */
+export function destroyReason(error: Error | null): unknown {
+  return error ?? new DOMException('The stage was destroyed', 'AbortError');
+}

@@ -1,0 +1,275 @@
+import { Duplex } from 'node:stream';
+import { TimeoutError } from './errors.js';
+import type { StageContext } from './internal/engine.js';
+import { backoff, type Backoff, type RetryOptions } from './internal/backoff.js';
+import { bindSignal, destroyReason, stageOptions, type StageOptions } from './internal/stage-options.js';
+import type { TypedDuplex } from './internal/types.js';
+import * as check from './internal/validate.js';
+
+export type { RetryOptions };
+
+/** What to do with an item whose call failed (after its retries). */
+export type OnError<I, O> = 'fail' | 'skip' | ((error: unknown, item: I) => O | undefined);
+
+/** Options for {@link parallel}. */
+export interface ParallelOptions<I = unknown, O = unknown> extends StageOptions {
+  /** Most calls in flight at once. @default 8 */
+  concurrency?: number;
+  /** Output in input order (holding at most `concurrency` results); `false` emits in completion order. @default true */
+  ordered?: boolean;
+  /** Milliseconds per call (per try): the call's `signal` aborts and the try fails with a `TimeoutError`. @default undefined (none) */
+  timeout?: number;
+  /** Exponential backoff for failed calls. @default undefined (no retries) */
+  retry?: RetryOptions;
+  /**
+   * `'fail'`: the first error destroys the stage (every in-flight call's `signal` aborts) and comes out
+   * of `pipeline` unchanged. `'skip'`: drop the item and count it in `skipped`. A function: its
+   * return value replaces the item's result (`undefined` drops it).
+   * @default 'fail'
+   */
+  onError?: OnError<I, O>;
+}
+
+type Callback = (error?: Error | null) => void;
+type Fn = (item: unknown, ctx: StageContext) => unknown;
+
+/** The worker pool behind {@link parallel}. `skipped` counts items dropped by `onError: 'skip'`. */
+export class Parallel extends Duplex {
+  readonly #fn: Fn;
+  readonly #concurrency: number;
+  readonly #ordered: boolean;
+  readonly #timeout: number | undefined;
+  readonly #backoff: Backoff;
+  readonly #onError: OnError<unknown, unknown>;
+  readonly #controller = new AbortController();
+  /** Calls whose own controller (for a timeout) must be aborted with the stage. */
+  readonly #calls = new Set<AbortController>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  /** Ordered mode: finished results waiting for the ones before them. */
+  readonly #done = new Map<number, unknown>();
+  #seq = 0;
+  #next = 0;
+  /** Started and not yet pushed (in flight, retrying, or waiting for its turn). */
+  #pending = 0;
+  #full = false;
+  #heldWrite: Callback | undefined;
+  #heldFinal: Callback | undefined;
+  #skipped = 0;
+
+  constructor(fn: Fn, options: ParallelOptions) {
+    const opts = stageOptions('parallel()', options);
+    super({ objectMode: true, readableHighWaterMark: opts.readableHighWaterMark, writableHighWaterMark: opts.writableHighWaterMark });
+    this.#fn = fn;
+    this.#concurrency = options.concurrency === undefined ? 8 : check.integer('parallel()', 'options.concurrency', options.concurrency, 1);
+    this.#ordered = options.ordered === undefined ? true : check.boolean('parallel()', 'options.ordered', options.ordered);
+    this.#timeout = options.timeout === undefined ? undefined : check.number('parallel()', 'options.timeout', options.timeout, 0, true);
+    this.#backoff = backoff('parallel()', options.retry);
+    const onError = options.onError ?? 'fail';
+    if (typeof onError !== 'function') check.oneOf('parallel()', 'options.onError', onError, ['fail', 'skip'] as const);
+    this.#onError = onError;
+    bindSignal(this, opts.signal);
+  }
+
+  /** Items dropped because their call failed and `onError` is `'skip'`. */
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  override _write(item: unknown, _encoding: BufferEncoding, callback: Callback): void {
+    this.#pending++;
+    this.#try(item, this.#seq++, 1);
+    if (this.#pending < this.#concurrency && !this.#full) callback();
+    else this.#heldWrite = callback;
+  }
+
+  override _final(callback: Callback): void {
+    if (this.#pending === 0) this.#end(callback);
+    else this.#heldFinal = callback;
+  }
+
+  override _read(): void {
+    this.#full = false;
+    this.#release();
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    const reason = destroyReason(error);
+    this.#controller.abort(reason);
+    for (const call of this.#calls) call.abort(reason);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#calls.clear();
+    this.#timers.clear();
+    this.#done.clear();
+    this.#heldWrite = this.#heldFinal = undefined;
+    callback(error);
+  }
+
+  #try(item: unknown, seq: number, attempt: number): void {
+    let signal = this.#controller.signal;
+    let call: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled || this.destroyed) return false;
+      settled = true;
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.#timers.delete(timer);
+        this.#calls.delete(call!);
+      }
+      return true;
+    };
+    const timeout = this.#timeout;
+    if (timeout !== undefined) {
+      call = new AbortController();
+      signal = call.signal;
+      this.#calls.add(call);
+      timer = setTimeout(() => {
+        const error = new TimeoutError(`parallel(): the call for item ${seq}`, timeout);
+        call!.abort(error);
+        if (settle()) this.#failed(item, seq, attempt, error);
+      }, timeout);
+      this.#timers.add(timer);
+    }
+    let result: unknown;
+    try {
+      result = this.#fn(item, { signal, index: seq });
+    } catch (error) {
+      if (settle()) this.#failed(item, seq, attempt, error);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        if (settle()) this.#finished(seq, value);
+      },
+      (error: unknown) => {
+        if (settle()) this.#failed(item, seq, attempt, error);
+      },
+    );
+  }
+
+  #failed(item: unknown, seq: number, attempt: number, error: unknown): void {
+    const retry = this.#backoff;
+    let again: boolean;
+    try {
+      again = attempt <= retry.retries && retry.retryIf(error, attempt);
+    } catch (thrown) {
+      this.destroy(thrown as Error);
+      return;
+    }
+    if (again) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#try(item, seq, attempt + 1);
+      }, retry.delay(attempt));
+      this.#timers.add(timer);
+      return;
+    }
+    const onError = this.#onError;
+    if (onError === 'fail') {
+      this.destroy(error as Error);
+    } else if (onError === 'skip') {
+      this.#skipped++;
+      this.#finished(seq, undefined);
+    } else {
+      let replacement: unknown;
+      try {
+        replacement = onError(error, item);
+      } catch (thrown) {
+        this.destroy(thrown as Error);
+        return;
+      }
+      this.#finished(seq, replacement);
+    }
+  }
+
+  #finished(seq: number, value: unknown): void {
+    if (!this.#ordered) {
+      this.#emit(value);
+    } else if (seq !== this.#next) {
+      this.#done.set(seq, value);
+      return;
+    } else {
+      this.#emit(value);
+      while (this.#done.has(this.#next)) {
+        const next = this.#done.get(this.#next);
+        this.#done.delete(this.#next);
+        this.#emit(next);
+      }
+    }
+    this.#release();
+  }
+
+  #emit(value: unknown): void {
+    this.#pending--;
+    this.#next++;
+    if (value !== undefined && !this.push(value)) this.#full = true;
+  }
+
+  #release(): void {
+    const write = this.#heldWrite;
+    if (write !== undefined && this.#pending < this.#concurrency && !this.#full) {
+      this.#heldWrite = undefined;
+      write();
+    }
+    const final = this.#heldFinal;
+    if (final !== undefined && this.#pending === 0) {
+      this.#heldFinal = undefined;
+      this.#end(final);
+    }
+  }
+
+  #end(callback: Callback): void {
+    this.push(null);
+    callback();
+  }
+}
+
+/**
+ * The worker pool as a stream: runs `fn` on up to `concurrency` items at once, with backpressure
+ * (no new call starts while `concurrency` items are pending or downstream is full), per-call
+ * `timeout`, retries with exponential backoff, and errgroup-style failure.
+ *
+ * `fn(item, { signal, index })` may be sync or async. Its `signal` aborts when the stage is
+ * destroyed (an error anywhere in the pipeline, an abort, `take` ending it) or when the call's
+ * `timeout` runs out. A result of `undefined` passes nothing on. With `ordered` (the default) the
+ * output keeps the input's order and holds at most `concurrency` results back.
+ *
+ * @typeParam I The items written in.
+ * @typeParam O What `fn` resolves to.
+ * @param fn Called as `fn(item, { signal, index })`.
+ * @param options See {@link ParallelOptions}.
+ * @returns A Duplex, with a `skipped` count.
+ * @throws {TypeError | RangeError} When `fn` is not a function or an option is invalid.
+ *
+ * @example Four at a time, in order
+ * ```ts
+ * import { parallel, toArray } from 'sluice';
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * const out = await toArray([30, 10, 20], parallel(async (ms: number, { signal }) => {
+ *   await sleep(ms, undefined, { signal });
+ *   return ms;
+ * }, { concurrency: 4 }));
+ * assert.deepEqual(out, [30, 10, 20]);
+ * ```
+ *
+ * @example Retries, then skip what still fails
+ * ```ts
+ * import { parallel, toArray } from 'sluice';
+ * let tries = 0;
+ * const p = parallel(async (n: number) => {
+ *   if (n === 2 && ++tries < 3) throw new Error('flaky');
+ *   if (n === 3) throw new Error('broken');
+ *   return n;
+ * }, { retry: { retries: 2, minDelay: 1 }, onError: 'skip' });
+ * assert.deepEqual(await toArray([1, 2, 3], p), [1, 2]);
+ * assert.equal(p.skipped, 1);
+ * ```
+ */
+export function parallel<I, O>(
+  fn: (item: I, ctx: StageContext) => O | PromiseLike<O>,
+  options?: ParallelOptions<I, Awaited<O>>,
+): TypedDuplex<I, Exclude<Awaited<O>, undefined>> & Parallel {
+  check.func('parallel()', 'fn', fn);
+  return new Parallel(fn as Fn, check.options('parallel()', options) as ParallelOptions) as TypedDuplex<I, Exclude<Awaited<O>, undefined>> & Parallel;
+}
