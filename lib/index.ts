@@ -13,3 +13,6 @@ export { fromIterable, type FromIterableOptions } from './from-iterable.js';
 export { take, type TakeOptions } from './take.js';
 export { skip, type SkipOptions } from './skip.js';
 export { parallel, Parallel, type ParallelOptions, type OnError, type RetryOptions } from './parallel.js';
+export { merge, Merge, type MergeOptions } from './merge.js';
+export { tee, Tee, type TeeOptions } from './tee.js';
+export { distribute, Distribute, type DistributeOptions } from './distribute.js';

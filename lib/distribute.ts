@@ -1,0 +1,128 @@
+import { Duplex } from 'node:stream';
+import { Merge } from './merge.js';
+import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { closed, isNodeStream } from './internal/streams.js';
+import type { TypedDuplex } from './internal/types.js';
+import * as check from './internal/validate.js';
+
+/** Options for {@link distribute}. */
+export interface DistributeOptions extends StageOptions {}
+
+type Callback = (error?: Error | null) => void;
+
+/** The work fan-out behind {@link distribute}. */
+export class Distribute extends Duplex {
+  readonly #workers: Duplex[];
+  readonly #out: Merge;
+  #next = 0;
+  #held: Callback | undefined;
+
+  constructor(workers: Duplex[], options: DistributeOptions) {
+    const opts = stageOptions('distribute()', options);
+    super({ objectMode: true, readableHighWaterMark: opts.readableHighWaterMark, writableHighWaterMark: opts.writableHighWaterMark });
+    this.#workers = workers;
+    const out = new Merge(workers, { highWaterMark: opts.readableHighWaterMark });
+    this.#out = out;
+    for (const worker of workers) {
+      worker.on('error', (error: Error) => this.destroy(error));
+      worker.on('drain', this.#drained);
+    }
+    out.on('error', (error: Error) => this.destroy(error));
+    out.on('data', (item: unknown) => {
+      if (!this.push(item)) out.pause();
+    });
+    out.once('end', () => this.push(null));
+    bindSignal(this, opts.signal);
+  }
+
+  override _write(item: unknown, encoding: BufferEncoding, callback: Callback): void {
+    const worker = this.#pick();
+    if (worker === undefined) {
+      // Every worker is full: wait for the first 'drain', then pick again.
+      this.#held = () => this._write(item, encoding, callback);
+      return;
+    }
+    worker.write(item, encoding);
+    callback();
+  }
+
+  override _final(callback: Callback): void {
+    for (const worker of this.#workers) worker.end();
+    callback();
+  }
+
+  override _read(): void {
+    this.#out.resume();
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    this.#held = undefined;
+    if (!this.#out.destroyed) this.#out.destroy(error ?? undefined);
+    for (const worker of this.#workers) if (!worker.destroyed) worker.destroy(error ?? undefined);
+    Promise.all(this.#workers.map(closed)).then(() => callback(error));
+  }
+
+  /** The least busy worker that can take an item now, starting after the last one picked. */
+  #pick(): Duplex | undefined {
+    const workers = this.#workers;
+    let best: Duplex | undefined;
+    for (let k = 0; k < workers.length; k++) {
+      const i = (this.#next + k) % workers.length;
+      const worker = workers[i]!;
+      if (worker.writableNeedDrain) continue;
+      if (best === undefined || worker.writableLength < best.writableLength) best = worker;
+      if (worker.writableLength === 0) break;
+    }
+    if (best !== undefined) this.#next = (workers.indexOf(best) + 1) % workers.length;
+    return best;
+  }
+
+  readonly #drained = (): void => {
+    const retry = this.#held;
+    this.#held = undefined;
+    retry?.();
+  };
+}
+
+/**
+ * Fan-out of WORK, as Go's N workers reading one channel: builds `n` sub-pipelines with
+ * `factory(i)`, sends each item to exactly one of them (the least busy), and merges their outputs
+ * (in completion order) into the returned Duplex.
+ *
+ * Backpressure holds end to end: when every worker is full, writing waits for one to drain; the
+ * workers' outputs are read only as fast as the result is read. An error in any worker destroys
+ * every worker and the whole; destroying the whole destroys every worker.
+ *
+ * @typeParam I The items written in.
+ * @typeParam O The items the workers give.
+ * @param n How many workers.
+ * @param factory Builds worker `i` (0-based): any Duplex, e.g. a `chain()` or `parallel()`.
+ * @param options Buffering and cancellation; see {@link DistributeOptions}.
+ * @returns A Duplex.
+ * @throws {RangeError} When `n` is not an integer >= 1.
+ * @throws {TypeError} When `factory` is not a function or does not return a Duplex.
+ *
+ * @example Three workers
+ * ```ts
+ * import { distribute, map, toArray } from 'sluice';
+ * const out = await toArray([1, 2, 3, 4, 5, 6], distribute(3, () => map((n: number) => n * n)));
+ * assert.deepEqual(out.sort((a, b) => a - b), [1, 4, 9, 16, 25, 36]);
+ * ```
+ */
+export function distribute<I, O>(
+  n: number,
+  factory: (index: number) => TypedDuplex<I, O> | Duplex,
+  options?: DistributeOptions,
+): TypedDuplex<I, O> & Distribute {
+  check.integer('distribute()', 'n', n, 1);
+  check.func('distribute()', 'factory', factory);
+  const opts = check.options('distribute()', options);
+  const workers = Array.from({ length: n }, (_, i) => {
+    const worker = factory(i);
+    if (!isNodeStream(worker) || typeof worker.write !== 'function' || typeof worker.read !== 'function') {
+      throw new TypeError(`distribute(): factory(${i}) must return a Duplex, got ${worker === null ? 'null' : typeof worker}`);
+    }
+    return worker;
+  });
+  return new Distribute(workers, opts) as TypedDuplex<I, O> & Distribute;
+}

@@ -1,0 +1,166 @@
+import { Duplex, type DuplexOptions, type Writable } from 'node:stream';
+import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { closed, isNodeStream } from './internal/streams.js';
+import type { TypedDuplex } from './internal/types.js';
+import * as check from './internal/validate.js';
+
+/** Options for {@link tee}. */
+export interface TeeOptions extends StageOptions {
+  /**
+   * `'fail'`: an error in one destination destroys every destination and the tee with that error.
+   * `'detach'`: the failing destination is dropped (a `'detach'` event gives the error and its
+   * index) and the others go on.
+   * @default 'fail'
+   */
+  onError?: 'fail' | 'detach';
+  /** Also pass every item on, as a Duplex, once every destination has accepted it. @default false */
+  passThrough?: boolean;
+}
+
+type Callback = (error?: Error | null) => void;
+
+/** The broadcast behind {@link tee}. */
+export class Tee extends Duplex {
+  readonly #destinations: Set<Writable>;
+  readonly #all: Writable[];
+  readonly #detach: boolean;
+  readonly #passThrough: boolean;
+  readonly #listeners = new Map<Writable, () => void>();
+  #full = false;
+  #held: Callback | undefined;
+  #waiting = 0;
+
+  constructor(destinations: Writable[], options: TeeOptions) {
+    const opts = stageOptions('tee()', options);
+    const passThrough = options.passThrough ?? false;
+    // `readable` is a Duplex option that @types/node does not declare.
+    super({
+      objectMode: true,
+      readableHighWaterMark: opts.readableHighWaterMark,
+      writableHighWaterMark: opts.writableHighWaterMark,
+      readable: passThrough,
+    } as DuplexOptions);
+    this.#all = destinations;
+    this.#destinations = new Set(destinations);
+    this.#detach = options.onError === 'detach';
+    this.#passThrough = passThrough;
+    destinations.forEach((destination, index) => {
+      const onError = (error: Error): void => this.#failed(destination, index, error);
+      destination.on('error', onError);
+      this.#listeners.set(destination, () => destination.off('error', onError));
+    });
+    bindSignal(this, opts.signal);
+  }
+
+  override _write(item: unknown, encoding: BufferEncoding, callback: Callback): void {
+    this.#waiting = 1;
+    for (const destination of this.#destinations) {
+      if (!destination.write(item, encoding)) {
+        this.#waiting++;
+        destination.once('drain', this.#drained);
+      }
+    }
+    if (this.#passThrough && !this.push(item)) {
+      this.#full = true;
+      this.#waiting++;
+    }
+    this.#held = callback;
+    this.#drained();
+  }
+
+  override _read(): void {
+    if (this.#full) {
+      this.#full = false;
+      this.#drained();
+    }
+  }
+
+  override _final(callback: Callback): void {
+    const destinations = [...this.#destinations];
+    let left = destinations.length + 1;
+    const done = (): void => {
+      if (--left === 0) {
+        if (this.#passThrough) this.push(null);
+        callback();
+      }
+    };
+    for (const destination of destinations) {
+      if (destination.writableFinished) done();
+      else destination.once('finish', done).end();
+    }
+    done();
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    for (const destination of this.#all) {
+      destination.off('drain', this.#drained);
+      if (!destination.destroyed) destination.destroy(error ?? undefined);
+    }
+    this.#held = undefined;
+    // Our 'error' listeners stay until each destination has closed: destroying emits 'error' later.
+    Promise.all(this.#all.map((d) => closed(d as Duplex))).then(() => {
+      for (const off of this.#listeners.values()) off();
+      callback(error);
+    });
+  }
+
+  readonly #drained = (): void => {
+    if (--this.#waiting > 0) return;
+    const callback = this.#held;
+    this.#held = undefined;
+    callback?.();
+  };
+
+  #failed(destination: Writable, index: number, error: Error): void {
+    if (!this.#detach || !this.#destinations.has(destination)) {
+      this.destroy(error);
+      return;
+    }
+    this.#destinations.delete(destination);
+    // A detached destination no longer holds the item back.
+    if (destination.listeners('drain').includes(this.#drained)) {
+      destination.off('drain', this.#drained);
+      this.#drained();
+    }
+    this.emit('detach', error, index);
+  }
+}
+
+/**
+ * Fan-out broadcast: writes every item to every destination. The slowest destination sets the pace
+ * (an item is accepted once every destination has taken it, waiting for `'drain'` where needed), so
+ * memory stays bounded. It finishes only when every destination has finished.
+ *
+ * An error in one destination destroys every destination and the tee with that error, or with
+ * `onError: 'detach'`, drops that destination and goes on. Destroying the tee destroys every
+ * destination. With `passThrough: true` the tee is also readable and passes each item on.
+ *
+ * @typeParam T The items.
+ * @param destinations Writables (or Duplexes whose output you consume yourself).
+ * @param options See {@link TeeOptions}.
+ * @returns A Writable (a Duplex with `passThrough`).
+ * @throws {TypeError} When a destination is not a Writable or an option is invalid.
+ *
+ * @example Two sinks, one pass
+ * ```ts
+ * import { tee, pipeline } from 'sluice';
+ * import { Writable } from 'node:stream';
+ * const a: number[] = [], b: number[] = [];
+ * const sink = (into: number[]) => new Writable({ objectMode: true, write(n, _e, cb) { into.push(n); cb(); } });
+ * await pipeline([1, 2, 3], tee([sink(a), sink(b)]));
+ * assert.deepEqual(a, [1, 2, 3]);
+ * assert.deepEqual(b, [1, 2, 3]);
+ * ```
+ */
+export function tee<T>(destinations: readonly (Writable | NodeJS.WritableStream)[], options?: TeeOptions): TypedDuplex<T, T> & Tee {
+  if (!Array.isArray(destinations)) throw new TypeError(`tee(): destinations must be an array, got ${typeof destinations}`);
+  destinations.forEach((d: unknown, i) => {
+    if (!isNodeStream(d) || typeof (d as Partial<Writable>).write !== 'function') {
+      throw new TypeError(`tee(): destinations[${i}] must be a Writable, got ${d === null ? 'null' : typeof d}`);
+    }
+  });
+  const opts = check.options('tee()', options);
+  if (opts.onError !== undefined) check.oneOf('tee()', 'options.onError', opts.onError, ['fail', 'detach'] as const);
+  if (opts.passThrough !== undefined) check.boolean('tee()', 'options.passThrough', opts.passThrough);
+  return new Tee([...destinations] as Writable[], opts) as TypedDuplex<T, T> & Tee;
+}
