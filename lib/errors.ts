@@ -119,6 +119,17 @@ export class InvalidChunkError extends SluiceError {
   }
 }
 
+/** The process received a shutdown signal: the abort reason of `shutdownSignal()`'s signal. */
+export class ShutdownError extends SluiceError {
+  /** The signal received, e.g. `'SIGINT'`. */
+  readonly signal: NodeJS.Signals;
+
+  constructor(signal: NodeJS.Signals) {
+    super('ERR_SLUICE_SHUTDOWN', `received ${signal}, shutting down`);
+    this.signal = signal;
+  }
+}
+
 /** @internal */
 export function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);

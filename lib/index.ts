@@ -16,3 +16,8 @@ export { parallel, Parallel, type ParallelOptions, type OnError, type RetryOptio
 export { merge, Merge, type MergeOptions } from './merge.js';
 export { tee, Tee, type TeeOptions } from './tee.js';
 export { distribute, Distribute, type DistributeOptions } from './distribute.js';
+export { Semaphore, type AcquireOptions, type Release } from './semaphore.js';
+export { limit, type LimitFunction } from './limit.js';
+export { rateLimit, type RateLimitOptions } from './rate-limit.js';
+export { batch, type BatchOptions } from './batch.js';
+export { shutdownSignal, type ShutdownSignal, type ShutdownSignalOptions } from './shutdown-signal.js';
