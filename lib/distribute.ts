@@ -117,12 +117,19 @@ export function distribute<I, O>(
   check.integer('distribute()', 'n', n, 1);
   check.func('distribute()', 'factory', factory);
   const opts = check.options('distribute()', options);
-  const workers = Array.from({ length: n }, (_, i) => {
-    const worker = factory(i);
-    if (!isNodeStream(worker) || typeof worker.write !== 'function' || typeof worker.read !== 'function') {
-      throw new TypeError(`distribute(): factory(${i}) must return a Duplex, got ${worker === null ? 'null' : typeof worker}`);
+  const workers: Duplex[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const worker = factory(i);
+      if (!isNodeStream(worker) || typeof worker.write !== 'function' || typeof worker.read !== 'function') {
+        throw new TypeError(`distribute(): factory(${i}) must return a Duplex, got ${worker === null ? 'null' : typeof worker}`);
+      }
+      workers.push(worker);
     }
-    return worker;
-  });
-  return new Distribute(workers, opts) as TypedDuplex<I, O> & Distribute;
+    return new Distribute(workers, opts) as TypedDuplex<I, O> & Distribute;
+  } catch (error) {
+    // The workers already built (a later factory call or an option failed) would be left open.
+    for (const worker of workers) worker.destroy();
+    throw error;
+  }
 }

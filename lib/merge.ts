@@ -63,8 +63,10 @@ export class Merge extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Without the error: a source not (or no longer) being iterated has no 'error' listener, and the
+    // error belongs to the merged stream, not to the sources it stops.
     for (const source of this.#sources) {
-      if (isNodeStream(source) && !source.destroyed) source.destroy(error ?? undefined);
+      if (isNodeStream(source) && !source.destroyed) source.destroy();
     }
     // Deliberately not awaited: a source parked mid-await would leave return() pending.
     for (const it of this.#iterators) void Promise.resolve(it.return?.()).catch(() => {});
@@ -89,6 +91,8 @@ export class Merge extends Readable {
         if (!this.push(step.value)) this.#full = true;
       }
     } catch (error) {
+      // Sources we stopped ourselves fail with a premature close: neither a new error nor a detach.
+      if (this.destroyed) return;
       if (!this.#detach) {
         this.destroy(error as Error);
         return;

@@ -1,4 +1,5 @@
 import { Duplex, type DuplexOptions, type Writable } from 'node:stream';
+import { SluiceError } from './errors.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { closed, isNodeStream } from './internal/streams.js';
 import type { TypedDuplex } from './internal/types.js';
@@ -25,10 +26,10 @@ export class Tee extends Duplex {
   readonly #all: Writable[];
   readonly #detach: boolean;
   readonly #passThrough: boolean;
-  readonly #listeners = new Map<Writable, () => void>();
   #full = false;
   #held: Callback | undefined;
   #waiting = 0;
+  #finishing: (() => void) | undefined;
 
   constructor(destinations: Writable[], options: TeeOptions) {
     const opts = stageOptions('tee()', options);
@@ -45,9 +46,20 @@ export class Tee extends Duplex {
     this.#detach = options.onError === 'detach';
     this.#passThrough = passThrough;
     destinations.forEach((destination, index) => {
-      const onError = (error: Error): void => this.#failed(destination, index, error);
-      destination.on('error', onError);
-      this.#listeners.set(destination, () => destination.off('error', onError));
+      let errored = false;
+      const onError = (error: Error): void => {
+        errored = true;
+        this.#failed(destination, index, error);
+      };
+      // Node emits 'error' before 'close', so the listener can go on 'close'. A destination destroyed
+      // without an error before it finished would otherwise leave the tee waiting for it forever.
+      const onClose = (): void => {
+        destination.off('error', onError);
+        if (!errored && !destination.writableFinished) {
+          this.#failed(destination, index, new SluiceError('ERR_SLUICE_CLOSED_EARLY', `tee(): destinations[${index}] closed before it finished`));
+        }
+      };
+      destination.on('error', onError).once('close', onClose);
     });
     bindSignal(this, opts.signal);
   }
@@ -84,6 +96,7 @@ export class Tee extends Duplex {
         callback();
       }
     };
+    this.#finishing = done;
     for (const destination of destinations) {
       if (destination.writableFinished) done();
       else destination.once('finish', done).end();
@@ -97,11 +110,7 @@ export class Tee extends Duplex {
       if (!destination.destroyed) destination.destroy(error ?? undefined);
     }
     this.#held = undefined;
-    // Our 'error' listeners stay until each destination has closed: destroying emits 'error' later.
-    Promise.all(this.#all.map((d) => closed(d as Duplex))).then(() => {
-      for (const off of this.#listeners.values()) off();
-      callback(error);
-    });
+    Promise.all(this.#all.map((d) => closed(d as Duplex))).then(() => callback(error));
   }
 
   readonly #drained = (): void => {
@@ -112,15 +121,22 @@ export class Tee extends Duplex {
   };
 
   #failed(destination: Writable, index: number, error: Error): void {
+    // Destinations we destroyed ourselves: neither a new error nor a detach.
+    if (this.destroyed) return;
     if (!this.#detach || !this.#destinations.has(destination)) {
       this.destroy(error);
       return;
     }
     this.#destinations.delete(destination);
-    // A detached destination no longer holds the item back.
+    // A detached destination no longer holds the item, or the end, back.
     if (destination.listeners('drain').includes(this.#drained)) {
       destination.off('drain', this.#drained);
       this.#drained();
+    }
+    const finishing = this.#finishing;
+    if (finishing !== undefined && destination.listeners('finish').includes(finishing)) {
+      destination.off('finish', finishing);
+      finishing();
     }
     this.emit('detach', error, index);
   }

@@ -27,8 +27,19 @@ export function canEndEarly(value: unknown): value is EarlyEnder & Duplex {
   return isNodeStream(value) && typeof (value as Partial<EarlyEnder>)[endsEarly] === 'function';
 }
 
-/** Resolves once a destroyed stream has emitted 'close' (immediately if it has, or is not destroyed). */
+interface StreamState {
+  closeEmitted?: boolean;
+  emitClose?: boolean;
+}
+
+/**
+ * Resolves once a destroyed stream has emitted 'close' (undefined if it has, or is not destroyed).
+ * `stream.closed` is no use here: Node sets it in destroy(), a tick before 'close' and 'error' are emitted.
+ */
 export function closed(stream: Duplex): Promise<void> | undefined {
-  if (!stream.destroyed || stream.closed) return undefined;
+  if (!stream.destroyed) return undefined;
+  const internal = stream as unknown as { _readableState?: StreamState; _writableState?: StreamState };
+  const state = internal._readableState ?? internal._writableState;
+  if (state === undefined || state.closeEmitted === true || state.emitClose === false) return undefined;
   return new Promise((resolve) => stream.once('close', () => resolve()));
 }
