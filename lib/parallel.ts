@@ -33,6 +33,10 @@ export interface ParallelOptions<I = unknown, O = unknown> extends StageOptions 
 type Callback = (error?: Error | null) => void;
 type Fn = (item: unknown, ctx: StageContext) => unknown;
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
 /** The worker pool behind {@link parallel}. `skipped` counts items dropped by `onError: 'skip'`. */
 export class Parallel extends Duplex {
   readonly #fn: Fn;
@@ -105,47 +109,62 @@ export class Parallel extends Duplex {
   }
 
   #try(item: unknown, seq: number, attempt: number): void {
-    let signal = this.#controller.signal;
-    let call: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    if (this.#timeout !== undefined) {
+      this.#tryWithTimeout(item, seq, attempt, this.#timeout);
+      return;
+    }
+    const fn = this.#fn;
+    let result: unknown;
+    try {
+      // As in the engine: a function that declares no second parameter gets no context object.
+      result = fn.length < 2 ? fn(item, undefined as never) : fn(item, { signal: this.#controller.signal, index: seq });
+    } catch (error) {
+      this.#failed(item, seq, attempt, error);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.#finished(seq, result);
+      return;
+    }
+    result.then(
+      (value) => {
+        if (!this.destroyed) this.#finished(seq, value);
+      },
+      (error: unknown) => {
+        if (!this.destroyed) this.#failed(item, seq, attempt, error);
+      },
+    );
+  }
+
+  /** A try with its own controller and timer: the call fails with a `TimeoutError` when time runs out. */
+  #tryWithTimeout(item: unknown, seq: number, attempt: number, timeout: number): void {
+    const call = new AbortController();
     let settled = false;
     const settle = (): boolean => {
       if (settled || this.destroyed) return false;
       settled = true;
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        this.#timers.delete(timer);
-        this.#calls.delete(call!);
-      }
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+      this.#calls.delete(call);
       return true;
     };
-    const timeout = this.#timeout;
-    if (timeout !== undefined) {
-      call = new AbortController();
-      signal = call.signal;
-      this.#calls.add(call);
-      timer = setTimeout(() => {
-        const error = new TimeoutError(`parallel(): the call for item ${seq}`, timeout);
-        call!.abort(error);
-        if (settle()) this.#failed(item, seq, attempt, error);
-      }, timeout);
-      this.#timers.add(timer);
-    }
-    let result: unknown;
-    try {
-      result = this.#fn(item, { signal, index: seq });
-    } catch (error) {
+    this.#calls.add(call);
+    const timer = setTimeout(() => {
+      const error = new TimeoutError(`parallel(): the call for item ${seq}`, timeout);
+      call.abort(error);
       if (settle()) this.#failed(item, seq, attempt, error);
-      return;
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        if (settle()) this.#finished(seq, value);
-      },
-      (error: unknown) => {
-        if (settle()) this.#failed(item, seq, attempt, error);
-      },
-    );
+    }, timeout);
+    this.#timers.add(timer);
+    Promise.resolve()
+      .then(() => this.#fn(item, { signal: call.signal, index: seq }))
+      .then(
+        (value) => {
+          if (settle()) this.#finished(seq, value);
+        },
+        (error: unknown) => {
+          if (settle()) this.#failed(item, seq, attempt, error);
+        },
+      );
   }
 
   #failed(item: unknown, seq: number, attempt: number, error: unknown): void {
@@ -203,7 +222,8 @@ export class Parallel extends Duplex {
   #emit(value: unknown): void {
     this.#pending--;
     this.#next++;
-    if (value !== undefined && !this.push(value)) this.#full = true;
+    // `null` would end the stream: it is dropped like `undefined`.
+    if (value !== undefined && value !== null && !this.push(value)) this.#full = true;
   }
 
   #release(): void {
@@ -232,7 +252,7 @@ export class Parallel extends Duplex {
  *
  * `fn(item, { signal, index })` may be sync or async. Its `signal` aborts when the stage is
  * destroyed (an error anywhere in the pipeline, an abort, `take` ending it) or when the call's
- * `timeout` runs out. A result of `undefined` passes nothing on. With `ordered` (the default) the
+ * `timeout` runs out. A result of `undefined` (or `null`) passes nothing on. With `ordered` (the default) the
  * output keeps the input's order and holds at most `concurrency` results back.
  *
  * @typeParam I The items written in.
@@ -269,7 +289,7 @@ export class Parallel extends Duplex {
 export function parallel<I, O>(
   fn: (item: I, ctx: StageContext) => O | PromiseLike<O>,
   options?: ParallelOptions<I, Awaited<O>>,
-): TypedDuplex<I, Exclude<Awaited<O>, undefined>> & Parallel {
+): TypedDuplex<I, Exclude<Awaited<O>, undefined | null>> & Parallel {
   check.func('parallel()', 'fn', fn);
-  return new Parallel(fn as Fn, check.options('parallel()', options) as ParallelOptions) as TypedDuplex<I, Exclude<Awaited<O>, undefined>> & Parallel;
+  return new Parallel(fn as Fn, check.options('parallel()', options) as ParallelOptions) as TypedDuplex<I, Exclude<Awaited<O>, undefined | null>> & Parallel;
 }
