@@ -53,8 +53,8 @@ function isTransformStream(value: unknown): value is TransformStream {
  * Composes stages into ONE Duplex, like stream-chain's `chain`, with adjacent function stages FUSED
  * into a single stream hop: five functions cost one Transform, not five.
  *
- * A function stage (sync or async) is called as `fn(item, { signal, index })`; `undefined` passes
- * nothing on, `many(values)` passes several, a generator function's yields are items (paused while
+ * A function stage (sync or async) is called as `fn(item, { signal, index })`; `undefined` (or
+ * `null`) passes nothing on, `many(values)` passes several, a generator function's yields are items (paused while
  * downstream is full). Node streams and Web `TransformStream`s stay as they are; a Readable may open
  * the chain and a Writable close it (the chain is then read-only or write-only). `chain([])` passes
  * items through.
@@ -137,7 +137,11 @@ export function chain(stages: readonly unknown[], options?: ChainOptions): Duple
     }
     flush();
     if (isTransformStream(stage)) {
-      streams.push(Duplex.fromWeb(stage, { objectMode: true }));
+      const web = Duplex.fromWeb(stage, { objectMode: true });
+      // Node 20's _writev for fromWeb crashes the process (`error.filter is not a function`, an
+      // unhandled rejection) when a buffered write fails: write one item at a time instead.
+      (web as { _writev?: unknown })._writev = undefined;
+      streams.push(web);
     } else if (isNodeStream(stage)) {
       const readableOnly = typeof (stage as Partial<Duplex>).write !== 'function';
       const writableOnly = typeof (stage as Partial<Duplex>).read !== 'function';

@@ -9,7 +9,7 @@ export interface MapOptions extends StageOptions {}
 /**
  * An object-mode stage that calls `fn` on each item and passes on what it returns.
  *
- * `fn` may be sync or async. A result of `undefined` passes nothing on; `many(values)` or a
+ * `fn` may be sync or async. A result of `undefined` (or `null`, which a stream cannot carry) passes nothing on; `many(values)` or a
  * generator passes on several items (paused while downstream is full). An error thrown or rejected
  * by `fn` destroys the stage with that very error; destroying the stage aborts `signal`.
  *

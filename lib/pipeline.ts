@@ -34,6 +34,38 @@ function isOptions(value: unknown): value is PipelineOptions {
   );
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Wraps a function stage so that the error it throws or rejects with is passed to `record` first. */
+function guard(fn: PipelineFunction, record: (error: unknown) => void): PipelineFunction {
+  const fail = (error: unknown): never => {
+    record(error);
+    throw error;
+  };
+  return (source, options) => {
+    let result: unknown;
+    try {
+      result = fn(source, options);
+    } catch (error) {
+      fail(error);
+    }
+    if (isThenable(result)) return Promise.resolve(result).catch(fail);
+    if (typeof result === 'object' && result !== null && Symbol.asyncIterator in result) {
+      const inner = result as AsyncIterable<unknown>;
+      return (async function* () {
+        try {
+          return yield* inner;
+        } catch (error) {
+          return fail(error);
+        }
+      })();
+    }
+    return result;
+  };
+}
+
 function isTeardownNoise(err: unknown, aborted: boolean): boolean {
   const e = err as { code?: unknown; name?: unknown } | null;
   if (e === null || typeof e !== 'object') return false;
@@ -74,7 +106,7 @@ function isTeardownNoise(err: unknown, aborted: boolean): boolean {
  */
 export function pipeline(source: PipelineSource, ...rest: [...PipelineStage[], PipelineStage | PipelineOptions]): Promise<void> {
   const last = rest[rest.length - 1];
-  const options = rest.length > 1 && isOptions(last) ? check.options('pipeline()', last) : {};
+  const options = isOptions(last) ? check.options('pipeline()', last) : {};
   const stages = [source, ...(options === last ? rest.slice(0, -1) : rest)] as unknown[];
   if (stages.length < 2) throw new TypeError(`pipeline(): needs at least two stages, got ${stages.length}`);
   const signal = options.signal === undefined ? undefined : check.signal('pipeline()', 'options.signal', options.signal);
@@ -95,9 +127,18 @@ async function run(stages: unknown[], signal: AbortSignal | undefined, timeout: 
   };
   const onAbort = (): void => abort(signal?.reason);
   const timer = timeout === undefined ? undefined : setTimeout(() => abort(new TimeoutError('pipeline()', timeout)), timeout);
-  for (const stream of streams) stream.on('error', record);
+  // A stream whose reader stopped (a sink that breaks out of its loop or throws) is destroyed by Node
+  // with a bare AbortError: not the answer. The reader's own error, if any, is what its segment rejects with.
+  const onError = (error: unknown): void => {
+    if ((error as { name?: unknown } | null)?.name !== 'AbortError') record(error);
+  };
+  for (const stream of streams) stream.on('error', onError);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
+
+  // What a function stage throws is recorded as it happens: Node's pipeline may otherwise report the
+  // AbortError of the stream it tore down first.
+  stages = stages.map((stage, i) => (i > 0 && typeof stage === 'function' ? guard(stage as PipelineFunction, record) : stage));
 
   // Split at stages that may end early, so that the premature close of the stages before one stays
   // in its own segment instead of tearing down the stages after it, which still have work to finish.
@@ -128,6 +169,6 @@ async function run(stages: unknown[], signal: AbortSignal | undefined, timeout: 
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
-    for (const stream of streams) stream.off('error', record);
+    for (const stream of streams) stream.off('error', onError);
   }
 }

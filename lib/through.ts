@@ -10,10 +10,18 @@ export interface ThroughOptions extends StageOptions {}
 export type ClassicTransform<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding, callback: (error?: Error | null, data?: O) => void) => void;
 /** An async transform: its resolved value is pushed, `undefined` pushes nothing. */
 export type AsyncTransform<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding) => Promise<O | undefined>;
+// One signature rather than a union of the two forms: TypeScript types the parameters and `this` of
+// an inline function only from a single signature.
 /** through2's classic flush, or an async one whose resolved value is pushed. */
-export type FlushFunction<O> = ((this: Transform, callback: (error?: Error | null, data?: O) => void) => void) | ((this: Transform) => Promise<O | undefined>);
+export type FlushFunction<O> = (this: Transform, callback: (error?: Error | null, data?: O) => void) => void | PromiseLike<O | undefined>;
+/** Either form of the per-item function, as {@link through} takes it. */
+type TransformFunction<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding, callback: (error?: Error | null, data?: O) => void) => void | PromiseLike<O | undefined>;
 
 const AsyncFunction = (async () => {}).constructor;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
 
 function isAsync(fn: Function): boolean {
   return fn instanceof AsyncFunction;
@@ -54,7 +62,7 @@ function isAsync(fn: Function): boolean {
  * ```
  */
 export function through<I, O = I>(
-  transform?: ClassicTransform<I, O> | AsyncTransform<I, O>,
+  transform?: TransformFunction<I, O>,
   flush?: FlushFunction<O>,
   options?: ThroughOptions,
 ): TypedDuplex<I, O> & Transform {
@@ -77,11 +85,16 @@ export function through<I, O = I>(
     const fn = transform as ClassicTransform<I, O>;
     // A synchronous throw would otherwise escape from write() instead of destroying the stream.
     stream._transform = function (this: Transform, chunk: I, enc: BufferEncoding, callback: TransformCallback) {
+      let result: unknown;
       try {
-        fn.call(this, chunk, enc, callback);
+        result = fn.call(this, chunk, enc, callback);
       } catch (err) {
         callback(err as Error);
+        return;
       }
+      // A plain function returning a promise (`(n) => fetch(n).then(…)`) is an async transform too:
+      // without a callback parameter it could never call back.
+      if (fn.length < 3 && isThenable(result)) result.then((out) => callback(null, out), callback);
     };
   }
   if (flush !== undefined) {
@@ -91,7 +104,12 @@ export function through<I, O = I>(
         fn.call(this).then((out) => callback(null, out), callback);
       };
     } else {
-      stream._flush = flush as (callback: TransformCallback) => void;
+      const fn = flush as (this: Transform, callback: TransformCallback) => unknown;
+      stream._flush = function (this: Transform, callback: TransformCallback) {
+        const result = fn.call(this, callback);
+        // As for `transform`: a plain function taking no callback and returning a promise is an async flush.
+        if (fn.length === 0 && isThenable(result)) result.then((out) => callback(null, out), callback);
+      };
     }
   }
   bindSignal(stream, opts.signal);

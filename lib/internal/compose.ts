@@ -6,6 +6,8 @@ import { canEndEarly, closed, endsEarly } from './streams.js';
 
 type Callback = (error?: Error | null) => void;
 
+const ignore = (): void => {};
+
 /**
  * One Duplex in front of several streams wired by `pipeline`: writes go to the first, reads come from
  * the last. An error in any of them destroys the whole; destroying the whole destroys every one and
@@ -33,6 +35,10 @@ export class Composed extends Duplex {
     this.#tail = tail;
     const [first, ...rest] = streams;
     pipeline(first!, ...(rest as [Duplex])).catch((err: unknown) => this.destroy(err as Error));
+    // The inner pipeline may have settled (the tail's writable side finished) while the tail still
+    // holds items for us; destroying it with an error then would emit 'error' with no listener and
+    // crash the process. Errors reach the whole through the pipeline above; this only keeps them quiet.
+    for (const stream of streams) stream.on('error', ignore);
     if (this.writable) {
       head.on('drain', () => {
         const callback = this.#onDrain;

@@ -19,7 +19,7 @@ export class Many<T> {
 
 /**
  * How a step's result is read:
- * - `map`: a value goes on; `undefined` drops the item; `many()` and generator objects give several.
+ * - `map`: a value goes on; `undefined` (or `null`) drops the item; `many()` and generator objects give several.
  * - `filter`: a truthy result lets the input through unchanged.
  * - `flatMap`: the result is iterated (iterable or async iterable); `undefined`/`null` gives nothing.
  */
@@ -126,12 +126,14 @@ export class Engine extends Duplex {
 
   /** Runs steps from index `from` on `value`; returns a promise only if something went async. */
   #run(value: unknown, from: number): Pending {
+    // `undefined` drops an item, and so does `null`, which a stream cannot carry (pushing it would end the stream).
+    if (value === undefined || value === null) return undefined;
     const steps = this.#steps;
     for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
       // Functions that declare no second parameter get no context object: one allocation less per call.
       const result = step.fn.length < 2 ? step.fn(value, undefined as never) : step.fn(value, { signal: this.#controller.signal, index: this.#counts[i]!++ });
-      if (step.kind === 'map' && result !== undefined && (typeof result !== 'object' || result === null)) {
+      if (step.kind === 'map' && result !== undefined && typeof result !== 'object') {
         value = result;
         continue;
       }
@@ -147,9 +149,8 @@ export class Engine extends Duplex {
   /** Reads a settled step result: drop, go on with one value, or go on with each of several. */
   #next(kind: StepKind, result: unknown, input: unknown, at: number): Pending {
     if (kind === 'filter') return result ? this.#run(input, at + 1) : undefined;
-    if (result === undefined) return undefined;
+    if (result === undefined || result === null) return undefined;
     if (kind === 'flatMap') {
-      if (result === null) return undefined;
       if (typeof result !== 'object' && typeof result !== 'string') throw notIterable(result);
       return this.#each(result as Iterable<unknown> | AsyncIterable<unknown>, at + 1);
     }

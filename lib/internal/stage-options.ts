@@ -51,7 +51,8 @@ export function stageOptions(where: string, opts: StageOptions): ResolvedStageOp
 export function bindSignal(stream: Readable | Writable, signal: AbortSignal | undefined): void {
   if (signal === undefined) return;
   if (signal.aborted) {
-    process.nextTick(() => stream.destroy(signal.reason));
+    // At once, as addAbortSignal does: a stage created with an aborted signal must not run user code.
+    stream.destroy(signal.reason);
     return;
   }
   const onAbort = (): void => {

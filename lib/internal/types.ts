@@ -11,7 +11,7 @@ export interface TypedDuplex<I, O> extends Duplex {
   readonly [itemTypes]?: { in: (value: I) => void; out: O };
 }
 
-/** The items a function result stands for: awaited, `many()`/generators unpacked, `undefined` dropped. */
+/** The items a function result stands for: awaited, `many()`/generators unpacked, `undefined` and `null` dropped. */
 export type Output<R> = R extends PromiseLike<infer U>
   ? Output<U>
   : R extends Many<infer U>
@@ -20,7 +20,7 @@ export type Output<R> = R extends PromiseLike<infer U>
       ? U
       : R extends AsyncGenerator<infer U, unknown, never>
         ? U
-        : Exclude<R, undefined>;
+        : Exclude<R, undefined | null>;
 
 /** What `flatMap` accepts from its function, per item. */
 export type Flattenable<T> = Iterable<T> | AsyncIterable<T> | null | undefined;

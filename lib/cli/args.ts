@@ -1,0 +1,194 @@
+// The command line: `sluice [options] [FILE...]`, parsed strictly, with the stage flags kept in the
+// order they were given (from parseArgs' tokens).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { UsageError } from './errors.js';
+
+/** One stage, in command-line order. */
+export type StageSpec =
+  | { kind: 'map' | 'filter' | 'flat-map'; flag: string; source: string }
+  | { kind: 'batch'; size: number }
+  | { kind: 'rate'; rate: number; per: number }
+  | { kind: 'take'; n: number };
+
+export interface CliOptions {
+  stages: StageSpec[];
+  /** Input files in order; `-` is stdin. Empty: stdin. */
+  files: string[];
+  json: boolean;
+  /** Worker pool size for async stages; undefined runs them one at a time. */
+  parallel: number | undefined;
+  unordered: boolean;
+  countBy: string | undefined;
+  top: number | undefined;
+  stats: boolean;
+  skipErrors: boolean;
+  output: string | undefined;
+  inPlace: boolean;
+  quiet: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+const OPTIONS = {
+  map: { type: 'string', multiple: true },
+  filter: { type: 'string', multiple: true },
+  'flat-map': { type: 'string', multiple: true },
+  batch: { type: 'string', multiple: true },
+  rate: { type: 'string', multiple: true },
+  take: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  parallel: { type: 'string' },
+  unordered: { type: 'boolean' },
+  'count-by': { type: 'string' },
+  top: { type: 'string' },
+  stats: { type: 'boolean' },
+  'skip-errors': { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  'in-place': { type: 'boolean', short: 'i' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+/** Parses `argv` (without `node` and the script). Throws a {@link UsageError} on any mistake. */
+export function parseCli(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    // parseArgs' messages are good; drop its advice about `--` when it does not apply.
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''));
+  }
+  const { values, positionals, tokens } = parsed;
+  const stages: StageSpec[] = [];
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.value === undefined) continue;
+    const flag = `--${token.name}`;
+    const value = token.value;
+    switch (token.name) {
+      case 'map':
+      case 'filter':
+      case 'flat-map':
+        stages.push({ kind: token.name, flag, source: value });
+        break;
+      case 'batch':
+        stages.push({ kind: 'batch', size: integer(flag, value, 1) });
+        break;
+      case 'take':
+        stages.push({ kind: 'take', n: integer(flag, value, 0) });
+        break;
+      case 'rate':
+        stages.push({ kind: 'rate', ...rate(value) });
+        break;
+    }
+  }
+  const options: CliOptions = {
+    stages,
+    files: positionals,
+    json: values.json ?? false,
+    parallel: values.parallel === undefined ? undefined : integer('--parallel', values.parallel, 1),
+    unordered: values.unordered ?? false,
+    countBy: values['count-by'],
+    top: values.top === undefined ? undefined : integer('--top', values.top, 1),
+    stats: values.stats ?? false,
+    skipErrors: values['skip-errors'] ?? false,
+    output: values.output,
+    inPlace: values['in-place'] ?? false,
+    quiet: values.quiet ?? false,
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+  checkCombinations(options);
+  return options;
+}
+
+function checkCombinations(o: CliOptions): void {
+  if (o.unordered && o.parallel === undefined) throw new UsageError('--unordered needs --parallel N');
+  if (o.top !== undefined && o.countBy === undefined) throw new UsageError('--top needs --count-by EXPR');
+  if (o.output === '') throw new UsageError('--output needs a file name');
+  if (o.inPlace) {
+    if (o.output !== undefined) throw new UsageError('--in-place and --output cannot be used together');
+    if (o.countBy !== undefined) throw new UsageError('--in-place and --count-by cannot be used together');
+    if (o.files.length === 0 || o.files.includes('-')) throw new UsageError('--in-place needs files to rewrite (not stdin)');
+  }
+}
+
+function integer(flag: string, text: string, min: number): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hour: 3_600_000 };
+
+/** `10/s`, `600/min`, `2.5/s`, `5/h`, or a bare number (per second). */
+function rate(text: string): { rate: number; per: number } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*([a-z]+))?\s*$/i.exec(text);
+  const n = m === null ? NaN : Number(m[1]);
+  const per = m === null ? undefined : UNITS[(m[2] ?? 's').toLowerCase()];
+  if (!(n > 0) || per === undefined) {
+    throw new UsageError(`--rate must look like 10/s, 600/min or 5/h (a number > 0 per s, min or h), got ${JSON.stringify(text)}`);
+  }
+  return { rate: n, per };
+}
+
+/** The package's version, from package.json (two folders up from both lib/cli and dist/cli). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export const HELP = `Usage: sluice [options] [FILE...]
+
+Reads the FILEs in order (stdin when there are none, or for -), splits them into lines, runs the
+stages given on the command line in that order, and writes one line per item to stdout.
+
+An EXPR is a JavaScript expression of the current item, named \`line\` (also \`rec\`, handy with
+--json), with awk-style fields $1, $2, … of a line; or a function such as \`l => l.trim()\` or
+\`async (url, { signal }) => …\`. \`await\` makes an expression async. A result of undefined or null
+drops the item.
+
+Stages (repeatable, run in command-line order):
+      --map EXPR          replace each item by EXPR's value
+      --filter EXPR       keep the items for which EXPR is truthy
+      --flat-map EXPR     replace each item by the items of the iterable EXPR returns
+      --batch N           group items into arrays of N (the last may be shorter)
+      --rate N/s          let at most N items per second through (also N/min, N/h)
+      --take N            stop after N items (stops reading the input, exits 0)
+
+Input and output:
+      --json              parse each line as JSON (NDJSON); blank lines are skipped. Output:
+                          strings as they are, any other value as one line of JSON
+  -o, --output FILE       write to FILE, atomically: FILE appears only if the run succeeds
+  -i, --in-place          rewrite each FILE with its own output, atomically
+      --parallel N        run async stages N items at a time (output in input order)
+      --unordered         with --parallel: output in completion order
+      --skip-errors       skip lines whose expression throws or whose JSON is malformed, and
+                          report how many on stderr (otherwise such a line stops the run: exit 1)
+
+Aggregates:
+      --count-by EXPR     count items by EXPR's value; print "count key" lines, most frequent
+                          first (like sort | uniq -c | sort -rn); with --json, {"key","count"} lines
+      --top N             with --count-by: only the N most frequent
+      --stats             print lines in/out, bytes, time and lines/s to stderr
+
+  -q, --quiet             no progress bar, no notes on stderr (errors are still reported)
+  -h, --help              show this help
+  -V, --version           show the version
+
+A progress bar is shown on a terminal (stderr) while reading files.
+Exit status: 0 done (also when --take or a closed pipe ended the run early), 1 error in the input
+or an expression, 2 bad command line, 130/143 interrupted by SIGINT/SIGTERM.
+
+Examples:
+  sluice --count-by '$9' access.log                      requests per HTTP status
+  sluice --count-by '$7' --top 10 access.log             ten most requested paths
+  sluice --filter '$9 >= 500' --map '$7' access.log      paths of server errors
+  sluice --json --filter 'rec.level === "error"' app.ndjson
+  sluice --json --map '({ id, user }) => ({ id, user })' -o slim.ndjson app.ndjson
+  sluice --flat-map 'line.split(/\\W+/)' --filter line --count-by 'line.toLowerCase()' book.txt
+  sluice --parallel 8 --rate 20/s --map 'async (url, { signal }) => url + " " + (await fetch(url, { signal })).status' urls.txt
+  sluice -i --map 'line.trimEnd()' *.txt                 strip trailing blanks in place
+  zcat big.log.gz | sluice --take 5 --map 'line.length'
+`;

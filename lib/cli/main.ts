@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// `sluice [options] [FILE...]`: argv → a pipeline of exported sluice stages → stdout or a file.
+import { constants } from 'node:os';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { pipeline, shutdownSignal, ShutdownError } from '../index.js';
+import { HELP, parseCli, version, type CliOptions } from './args.js';
+import { RunError, UsageError, describe, lineMessage } from './errors.js';
+import { checkInputs, Lines, type Input } from './inputs.js';
+import { fileDestination, LineWriter, stdoutDestination, type Destination } from './output.js';
+import { compileProgram, Skips, type Program } from './program.js';
+import { colorAllowed, formatBytes, startProgress, wantProgress } from './progress.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function note(text: string): void {
+  process.stderr.write(`sluice: ${text}\n`);
+}
+
+/** Runs the command; resolves to the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let options: CliOptions;
+  let program: Program;
+  try {
+    options = parseCli(argv);
+    if (options.help) {
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    }
+    if (options.version) {
+      process.stdout.write(`${version()}\n`);
+      return EXIT_OK;
+    }
+    program = compileProgram(options);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    note(`${err.message}\nTry 'sluice --help' for more information.`);
+    return EXIT_USAGE;
+  }
+
+  const totals = { linesIn: 0, linesOut: 0, bytes: 0 };
+  const skips = options.skipErrors ? new Skips() : undefined;
+  const started = performance.now();
+  const shutdown = shutdownSignal();
+  let stdout: Destination | undefined;
+  try {
+    const inputs = await checkInputs(options.files);
+    const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.output }];
+    for (const job of jobs) {
+      const dest = job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
+      await runJob(job.inputs, dest, program, options, shutdown.signal, skips, totals);
+    }
+    return EXIT_OK;
+  } catch (err) {
+    return failure(err);
+  } finally {
+    shutdown.dispose();
+    if (skips !== undefined && skips.count > 0 && !options.quiet) {
+      note(`skipped ${skips.count} line${skips.count === 1 ? '' : 's'} with errors; the first: ${skips.first}`);
+    }
+    if (options.stats) {
+      const seconds = (performance.now() - started) / 1000;
+      note(
+        `${totals.linesIn} lines in, ${totals.linesOut} lines out, ${formatBytes(totals.bytes)} in ${seconds.toFixed(2)} s ` +
+          `(${Math.round(totals.linesIn / seconds)} lines/s, ${formatBytes(totals.bytes / seconds)}/s)`,
+      );
+    }
+  }
+}
+
+async function runJob(
+  inputs: Input[],
+  dest: Destination,
+  program: Program,
+  options: CliOptions,
+  shutdown: AbortSignal,
+  skips: Skips | undefined,
+  totals: { linesIn: number; linesOut: number; bytes: number },
+): Promise<void> {
+  // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
+  const signal = AbortSignal.any([shutdown, dest.failed]);
+  const run = program.build(signal, skips);
+  const lines = new Lines(inputs, run.perLine);
+  const writer = new LineWriter(dest, run.toText, run.atEnd);
+  const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && run.atEnd === undefined;
+  const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
+    ? startProgress({ stream: process.stderr, total: inputs.reduce((sum, i) => sum + i.size!, 0), done: () => lines.bytesRead, color: colorAllowed() })
+    : undefined;
+  try {
+    await pipeline(lines, ...run.stages, writer, { signal });
+    progress?.stop();
+    await dest.commit();
+  } catch (err) {
+    progress?.stop();
+    await dest.discard();
+    throw err;
+  } finally {
+    totals.linesIn += lines.linesRead;
+    totals.linesOut += writer.lines;
+    totals.bytes += lines.bytesRead;
+  }
+}
+
+/** The exit status for what ended the run, after saying why on stderr (except for a closed pipe). */
+function failure(err: unknown): number {
+  if (err instanceof ShutdownError) return 128 + (constants.signals[err.signal] ?? 0);
+  // The reader went away (`… | head -1`): it has what it wanted; that is not a failure.
+  if ((err as { code?: unknown } | null)?.code === 'EPIPE') return EXIT_OK;
+  const where = lineMessage(err);
+  if (where !== undefined) note(where);
+  else if (err instanceof RunError) note(err.message);
+  else note(describe(err));
+  return EXIT_FAILURE;
+}
+
+/** Exits once stdout and stderr have handed everything to the OS (pipes are asynchronous). */
+async function exit(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map((stream) =>
+      stream.destroyed || stream.writableEnded ? undefined : new Promise<void>((resolve) => stream.write('', () => resolve())),
+    ),
+  );
+  process.exit(code);
+}
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main(process.argv.slice(2)).then(exit, (err: unknown) => {
+    // A bug in sluice itself: show everything there is.
+    process.stderr.write(`sluice: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return exit(EXIT_FAILURE);
+  });
+}
