@@ -71,6 +71,14 @@ interface Slicer {
 const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as Slicer).latin1Slice(start, end);
 const utf8 = (buf: Buffer, start: number, end: number): string => (buf as unknown as Slicer).utf8Slice(start, end);
 
+/** A value as validate.ts shows it in messages (for the one check it has no helper for). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return `${Object.prototype.toString.call(value).slice(8, -1)} (object)`;
+  return `${String(value)} (${typeof value})`;
+}
+
 /** Whether a match of `sep` could overlap the previous one (as in "aa" within "aaa"). */
 function selfOverlapping(sep: Buffer): boolean {
   for (let k = 1; k < sep.length; k++) if (sep.compare(sep, k, sep.length, 0, sep.length - k) === 0) return true;
@@ -86,9 +94,10 @@ export interface Split<T = string> extends TypedDuplex<SplitChunk, T> {
  * The stream {@link split} returns: a Transform, object mode on both sides, taking Buffers,
  * Uint8Arrays and strings and giving one item per line.
  *
- * It finds separators in the raw bytes and decodes each line on its own, so a character or a
- * separator cut between chunks costs nothing special, and one non-ASCII character does not turn a
- * whole chunk into a slow two-byte string. A chunk that is all ASCII is decoded at once instead.
+ * It finds separators in the raw bytes, so a character or a separator cut between chunks is simply
+ * joined. Text is decoded as latin1 (a copy) and split as a string; only lines holding a non-ASCII
+ * byte are decoded again as UTF-8, so one such character does not turn a whole chunk into a slow
+ * two-byte string, as it does for splitters that decode chunks whole.
  */
 export class Split<T = string> extends Transform {
   readonly #maxLength: number;
@@ -109,6 +118,8 @@ export class Split<T = string> extends Transform {
   #skipped = 0;
   /** Dropping the rest of an overlong line until its separator arrives. */
   #skipping = false;
+  /** Whether the last window of text scanned held a non-ASCII byte. */
+  #wide = false;
   /** Byte offset of the next chunk in the input. */
   #offset = 0;
 
@@ -130,10 +141,10 @@ export class Split<T = string> extends Transform {
     const opts = check.options(WHERE, options);
     const stage = stageOptions(WHERE, opts);
     const { separator } = opts;
-    if (separator !== undefined && !(separator instanceof RegExp) && typeof separator !== 'string') {
-      throw new TypeError(`${WHERE}: options.separator must be a non-empty string or a RegExp, got ${String(separator)} (${typeof separator})`);
+    if (separator === '' || (separator !== undefined && !(separator instanceof RegExp) && typeof separator !== 'string')) {
+      const [Kind, got] = separator === '' ? [RangeError, '"" (string)'] : [TypeError, describe(separator)];
+      throw new Kind(`${WHERE}: options.separator must be a non-empty string or a RegExp, got ${got}`);
     }
-    if (separator === '') throw new RangeError(`${WHERE}: options.separator must be a non-empty string or a RegExp, got "" (string)`);
     const maxLength = opts.maxLength === undefined ? DEFAULT_MAX_LENGTH : check.integer(WHERE, 'options.maxLength', opts.maxLength, 1);
     const skipOverflow = opts.skipOverflow === undefined ? false : check.boolean(WHERE, 'options.skipOverflow', opts.skipOverflow);
     const fatal = opts.fatal === undefined ? false : check.boolean(WHERE, 'options.fatal', opts.fatal);
@@ -307,31 +318,34 @@ export class Split<T = string> extends Transform {
       let stop = n === 1 ? chunk.lastIndexOf(this.#sepByte, pos + WINDOW) : chunk.lastIndexOf(sep, pos + WINDOW);
       if (stop < pos) stop = n === 1 ? chunk.indexOf(this.#sepByte, pos) : chunk.indexOf(sep, pos);
       if (stop === -1) return pos;
-      if (isAscii(chunk.subarray(pos, stop))) this.#scanWindow(chunk, pos, stop, base, undefined, bad);
-      else {
+      // isAscii answers for a whole window at twice the scanner's speed; worth asking only while the
+      // input has been ASCII, as a window of mixed text almost never is.
+      let wide = stop;
+      if (this.#wide || !isAscii(chunk.subarray(pos, stop))) {
         if (scanner === undefined) {
           scanner = new AsciiScanner(chunk);
           if (this.#fatal) bad = this.#firstBad(chunk, pos);
         }
-        bad = this.#scanWindow(chunk, pos, stop, base, scanner, bad);
+        wide = scanner.next(pos, stop);
+        this.#wide = wide < stop;
       }
+      bad = this.#scanWindow(chunk, pos, stop, base, scanner, wide - pos, bad);
       pos = stop + n;
     }
   }
 
   /**
-   * The lines of `chunk[pos, stop)`, which ends with a whole line. `scanner` finds the non-ASCII
-   * bytes (none when it is undefined); `bad` is the first invalid byte (fatal mode), returned updated.
+   * The lines of `chunk[pos, stop)`, which ends with a whole line. `wide` is where the first
+   * non-ASCII byte is, relative to `pos` (`stop - pos` if none), `scanner` finds the next ones; `bad`
+   * is the first invalid byte (fatal mode), returned updated.
    */
-  #scanWindow(chunk: Buffer, pos: number, stop: number, base: number, scanner: AsciiScanner | undefined, bad: number): number {
+  #scanWindow(chunk: Buffer, pos: number, stop: number, base: number, scanner: AsciiScanner | undefined, wide: number, bad: number): number {
     const text = latin1(chunk, pos, stop);
     const len = text.length;
     const sep = this.#sepText;
     const n = sep.length;
     const max = this.#maxLength;
     const crlf = this.#crlf;
-    // Index in `text` of the next non-ASCII byte: the lines before it are right as latin1.
-    let wide = scanner === undefined ? len : scanner.next(pos, stop) - pos;
     let p = 0;
     for (;;) {
       let e = text.indexOf(sep, p);
@@ -344,6 +358,7 @@ export class Split<T = string> extends Transform {
         if (bad < pos + e) bad = this.#firstBad(chunk, pos + e + n);
       } else {
         if (pos + e > bad) throw new InvalidUtf8Error({ line: this.#lines + 1, offset: base + bad });
+        // Lines before the next non-ASCII byte are right as latin1.
         this.#emit(wide < end ? utf8(chunk, s, pos + end) : text.slice(p, end), base + s);
       }
       if (e === len) return bad;

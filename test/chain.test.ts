@@ -368,8 +368,9 @@ t.test('chain() keeps items in flight bounded between a fast producer and a slow
   const c = chain([(n: number) => n, async (n: number) => n, passThrough(), (n: number) => n]);
   await pipeline(counted(2000, state), c, sink);
   t.equal(sink.items.length, 2000);
-  // Bounded by the sum of the stages' highWaterMarks (16 each side), nowhere near 2000.
-  t.ok(maxInFlight <= 150, `at most ${maxInFlight} items in flight`);
+  // Bounded by the buffers of the four streams involved (the whole, two engines and the PassThrough,
+  // 16 items on each side: 128) plus a few in hand, nowhere near the 2000 produced.
+  t.ok(maxInFlight <= 160, `at most ${maxInFlight} items in flight`);
 });
 
 t.test('chain() honours highWaterMark on both sides of a fused chain', async (t) => {

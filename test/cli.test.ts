@@ -68,6 +68,11 @@ t.test('sluice --flat-map spreads iterables and --batch groups items into arrays
   t.equal(r.stdout, lines('["a","b"]', '["c","d"]'));
   const gen = sluice(['--flat-map', 'function* (l) { for (const c of l) yield c + c; }'], { input: lines('ab') });
   t.equal(gen.stdout, lines('aa', 'bb'));
+  const asyncGen = sluice(['--flat-map', 'async function* (l) { yield l; yield l + "!"; }'], { input: lines('a', 'b') });
+  t.equal(asyncGen.stdout, lines('a', 'a!', 'b', 'b!'));
+  const notIterable = sluice(['--flat-map', 'line.length'], { input: lines('abc') });
+  t.equal(notIterable.status, 1);
+  t.equal(notIterable.stderr, 'sluice: <stdin>:1: TypeError: --flat-map must return an iterable (an array, a Set, a generator…), got number\n');
 });
 
 t.test('sluice --count-by prints "count key" lines, most frequent first, aligned; --top N; --json objects', async (t) => {
@@ -166,6 +171,9 @@ t.test('sluice exits 2 on a bad expression, naming the flag and the syntax error
   const count = sluice(['--count-by', '{'], { input: 'x\n' });
   t.equal(count.status, 2);
   t.match(count.stderr, /--count-by "\{": SyntaxError/);
+  const notFunction = sluice(['--map', '(x) => x, 2'], { input: 'x\n' });
+  t.equal(notFunction.status, 2);
+  t.match(notFunction.stderr, /--map "\(x\) => x, 2": is not a function/);
 });
 
 t.test('sluice exits 2 on bad flags and values', async (t) => {
@@ -203,6 +211,8 @@ t.test('sluice exits 1 naming FILE:LINE when an expression throws, in split() or
   }
   const thrown = sluice(['--filter', 'l => { if (l === "2") throw "no twos"; return true }', file]);
   t.equal(thrown.stderr, `sluice: ${file}:2: no twos\n`);
+  const object = sluice(['--map', 'async l => { throw { code: 42 } }', file]);
+  t.equal(object.stderr, `sluice: ${file}:1: {"code":42}\n`);
   const promised = sluice(['--map', 'Promise.resolve(line)', file]);
   t.match(promised.stderr, `${file}:1: TypeError: --map returned a promise`);
 });
@@ -314,6 +324,10 @@ t.test('sluice does not crash on binary input: invalid UTF-8 becomes U+FFFD', as
   const json = sluice(['--json', join(dir, 'blob.bin')]);
   t.equal(json.status, 1);
   t.match(json.stderr, /blob\.bin:1: SyntaxError/);
+  // No newline at all in more than 64 MiB: an error naming the line, not a crash or a 1 GiB buffer.
+  const endless = sluice(['--map', 'line.length'], { input: Buffer.alloc(65 * 2 ** 20, 'a') });
+  t.equal(endless.status, 1);
+  t.equal(endless.stderr, 'sluice: <stdin>:1: the line is longer than 67108864 bytes (it starts at byte 0); is this a text file?\n');
 });
 
 t.test('sluice --parallel runs async stages N at a time, in input order (--unordered: completion order)', async (t) => {

@@ -5,7 +5,7 @@ import { pipeline } from '../lib/pipeline.js';
 import { toArray } from '../lib/to-array.js';
 import type { StageContext } from '../lib/internal/engine.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { counted, drain, endless, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
+import { counted, deferred, drain, endless, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
 
 t.test('filter() keeps the items for which a sync predicate is truthy', async (t) => {
   t.same(await toArray([1, 2, 3, 4, 5], filter((n: number) => n % 2)), [1, 3, 5]);
@@ -62,12 +62,14 @@ t.test('filter() aborts the predicate signal when the pipeline is aborted', asyn
   const controller = new AbortController();
   const reason = new Error('stop');
   let seen: AbortSignal | undefined;
+  const started = deferred();
   const run = pipeline(endless(), filter(async (_n: number, { signal }) => {
     seen = signal;
+    started.resolve();
     await sleep(60_000, undefined, { signal });
     return true;
   }), drain, { signal: controller.signal });
-  await turns();
+  await started.promise;
   controller.abort(reason);
   t.equal(await rejection(run), reason);
   t.equal(seen?.aborted, true);

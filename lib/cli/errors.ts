@@ -1,22 +1,14 @@
 // How the command fails, and the exit status each failure maps to.
 
 /** A bad command line: exit status 2, with a hint to `--help`. */
-export class UsageError extends Error {
-  override get name(): string {
-    return 'UsageError';
-  }
-}
+export class UsageError extends Error {}
 
 /** A failure that is not a bug: exit status 1 with just the message (no stack trace). */
-export class RunError extends Error {
-  override get name(): string {
-    return 'RunError';
-  }
-}
+export class RunError extends Error {}
 
 /**
- * A line of input whose expression failed (or whose JSON is malformed) in a stage that runs after
- * `split()`. Inside `split()` the library's own `LineError` says the same, with the byte offset.
+ * A line of input whose expression failed in a stage that runs after `split()`. Inside `split()`
+ * the library's own `LineError` says the same, with the byte offset.
  */
 export class LineFailure extends Error {
   readonly file: string;
@@ -26,10 +18,6 @@ export class LineFailure extends Error {
     super(`${file}:${line}: ${describe(cause)}`, { cause });
     this.file = file;
     this.line = line;
-  }
-
-  override get name(): string {
-    return 'LineFailure';
   }
 }
 
@@ -47,9 +35,10 @@ export function describe(cause: unknown): string {
 }
 
 /**
- * The one-line message for an error that names a line of input: `FILE:LINE: cause`. The library's
- * input errors (`LineError`, `LineTooLongError`, `InvalidUtf8Error`) carry `line`, `offset` and a
- * settable `file`; `LineError`'s `cause` is what the expression (or `JSON.parse`) threw.
+ * The one-line message for an error that names a line of input: `FILE:LINE: cause`. split()'s
+ * input errors carry `line`, `offset` and a settable `file`: a `LineError`'s `cause` is what the
+ * expression (or `JSON.parse`) threw; a `LineTooLongError` is what binary input without newlines
+ * ends in. (The CLI does not ask split() for `fatal` UTF-8 checks, so no `InvalidUtf8Error`.)
  */
 export function lineMessage(err: unknown): string | undefined {
   if (err instanceof LineFailure) return err.message;
@@ -61,8 +50,6 @@ export function lineMessage(err: unknown): string | undefined {
       return `${where}: ${describe(e.cause)}`;
     case 'ERR_SLUICE_LINE_TOO_LONG':
       return `${where}: the line is longer than ${String(e.maxLength)} bytes (it starts at byte ${String(e.offset)}); is this a text file?`;
-    case 'ERR_SLUICE_INVALID_UTF8':
-      return `${where}: invalid UTF-8 at byte ${String(e.offset)}`;
     default:
       return `${where}: ${describe(err)}`;
   }

@@ -46,17 +46,17 @@ function compileFunction(flag: string, source: string): Compiled {
 
 function compileExpression(source: string): Compiled {
   const fields = [...new Set(Array.from(source.matchAll(FIELD), (m) => Number(m[1])))];
-  const prelude = fields.map((n) => `const $${n} = typeof line === 'string' ? field(line, ${n}) : undefined;\n`).join('');
+  const prelude = fields.map((n) => `const $${n} = typeof line === 'string' ? __field(line, ${n}) : undefined;\n`).join('');
   // The expression on lines of its own, so that a trailing `// comment` cannot swallow the `)`.
   const body = `return function (line) {\nconst rec = line;\n${prelude}return (\n${source}\n);\n};`;
   let isAsync = false;
   let factory: (fieldFn: typeof field) => ItemFn;
   try {
-    factory = new Function('field', `"use strict";\n${body}`) as typeof factory;
+    factory = new Function('__field', `"use strict";\n${body}`) as typeof factory;
   } catch (err) {
     // `await` is a syntax error in a plain function: try again as an async one.
     try {
-      factory = new Function('field', `"use strict";\n${body.replace('return function', 'return async function')}`) as typeof factory;
+      factory = new Function('__field', `"use strict";\n${body.replace('return function', 'return async function')}`) as typeof factory;
       isAsync = true;
     } catch (asyncErr) {
       // Report the error that the user's intent makes relevant.

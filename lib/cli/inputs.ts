@@ -46,20 +46,20 @@ export function reason(err: unknown): string {
 export type LineFn = (line: string, lineNumber: number, input: Input) => unknown;
 
 /**
- * The lines (or what `perLine` makes of them) of every input in turn. Backpressure is passed on: a
- * file's split() is paused while this stream's buffer is full. An error names the input: a read
- * error as `path: reason`, a split() error gets its `file` set.
+ * What `perLine` makes of the lines of every input in turn (undefined: nothing). Backpressure is
+ * passed on: a file's split() is paused while this stream's buffer is full. An error names the
+ * input: a read error as `path: reason`, a split() error gets its `file` set.
  */
 export class Lines extends Readable {
   readonly #inputs: readonly Input[];
-  readonly #perLine: LineFn | undefined;
+  readonly #perLine: LineFn;
   #index = -1;
   #source: (Readable & { bytesRead?: number }) | undefined;
   #split: Split<unknown> | undefined;
   #doneBytes = 0;
   #doneLines = 0;
 
-  constructor(inputs: readonly Input[], perLine: LineFn | undefined) {
+  constructor(inputs: readonly Input[], perLine: LineFn) {
     super({ objectMode: true, highWaterMark: 16 });
     this.#inputs = inputs;
     this.#perLine = perLine;
@@ -92,6 +92,7 @@ export class Lines extends Readable {
   }
 
   #next(): void {
+    if (this.destroyed) return;
     if (this.#split !== undefined) {
       this.#doneBytes = this.bytesRead;
       this.#doneLines += this.#split.lines;
@@ -104,7 +105,7 @@ export class Lines extends Readable {
     }
     const perLine = this.#perLine;
     const source: Readable = input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark: CHUNK });
-    const lines = split<unknown>(perLine === undefined ? {} : { map: (line, n) => perLine(line, n, input) });
+    const lines = split<unknown>({ map: (line, n) => perLine(line, n, input) });
     this.#source = source;
     this.#split = lines;
     lines.on('data', (item: unknown) => {

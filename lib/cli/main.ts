@@ -40,17 +40,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  const totals = { linesIn: 0, linesOut: 0, bytes: 0 };
-  const skips = options.skipErrors ? new Skips() : undefined;
-  const started = performance.now();
   const shutdown = shutdownSignal();
+  const skips = options.skipErrors ? new Skips() : undefined;
+  const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0 };
+  const context: Context = { program, options, shutdown: shutdown.signal, skips, totals };
+  const started = performance.now();
   let stdout: Destination | undefined;
   try {
     const inputs = await checkInputs(options.files);
+    // --in-place: one run per file, each into its own temp file.
     const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.output }];
     for (const job of jobs) {
       const dest = job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
-      await runJob(job.inputs, dest, program, options, shutdown.signal, skips, totals);
+      await runJob(job.inputs, dest, context);
     }
     return EXIT_OK;
   } catch (err) {
@@ -70,15 +72,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function runJob(
-  inputs: Input[],
-  dest: Destination,
-  program: Program,
-  options: CliOptions,
-  shutdown: AbortSignal,
-  skips: Skips | undefined,
-  totals: { linesIn: number; linesOut: number; bytes: number },
-): Promise<void> {
+interface Totals {
+  linesIn: number;
+  linesOut: number;
+  bytes: number;
+}
+
+/** What every run of a command line shares. */
+interface Context {
+  program: Program;
+  options: CliOptions;
+  shutdown: AbortSignal;
+  skips: Skips | undefined;
+  totals: Totals;
+}
+
+/** Reads `inputs` through the program into `dest`; commits `dest` on success, discards it on failure. */
+async function runJob(inputs: Input[], dest: Destination, { program, options, shutdown, skips, totals }: Context): Promise<void> {
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
   const signal = AbortSignal.any([shutdown, dest.failed]);
   const run = program.build(signal, skips);
