@@ -46,6 +46,7 @@ export class Parallel extends Duplex {
   readonly #backoff: Backoff;
   readonly #onError: OnError<unknown, unknown>;
   readonly #controller = new AbortController();
+  readonly #shared: StageContext = { signal: this.#controller.signal, index: 0 };
   /** Calls whose own controller (for a timeout) must be aborted with the stage. */
   readonly #calls = new Set<AbortController>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -116,8 +117,10 @@ export class Parallel extends Duplex {
     const fn = this.#fn;
     let result: unknown;
     try {
-      // As in the engine: a function that declares no second parameter gets no context object.
-      result = fn.length < 2 ? fn(item, undefined as never) : fn(item, { signal: this.#controller.signal, index: seq });
+      // As in the engine: a function that declares no second parameter gets a reused context object.
+      const shared = this.#shared;
+      if (fn.length < 2) shared.index = seq;
+      result = fn(item, fn.length < 2 ? shared : { signal: this.#controller.signal, index: seq });
     } catch (error) {
       this.#failed(item, seq, attempt, error);
       return;

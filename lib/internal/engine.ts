@@ -59,6 +59,8 @@ function notIterable(value: unknown): TypeError {
 export class Engine extends Duplex {
   readonly #steps: Step[];
   readonly #counts: number[];
+  /** Per step: a context object reused for functions that declare no second parameter (see #run). */
+  readonly #shared: StageContext[];
   readonly #controller = new AbortController();
   readonly #iterators = new Set<AnyIterator>();
   /** The last push() returned false: wait for _read before producing more. */
@@ -74,6 +76,7 @@ export class Engine extends Duplex {
     });
     this.#steps = steps;
     this.#counts = steps.map(() => 0);
+    this.#shared = steps.map(() => ({ signal: this.#controller.signal, index: 0 }));
     bindSignal(this, opts.signal);
   }
 
@@ -131,8 +134,16 @@ export class Engine extends Duplex {
     const steps = this.#steps;
     for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
-      // Functions that declare no second parameter get no context object: one allocation less per call.
-      const result = step.fn.length < 2 ? step.fn(value, undefined as never) : step.fn(value, { signal: this.#controller.signal, index: this.#counts[i]!++ });
+      // A function that declares no second parameter (or gives it a default) gets a reused context
+      // object, right at call time: one allocation less per call on the hot path.
+      let ctx: StageContext;
+      if (step.fn.length < 2) {
+        ctx = this.#shared[i]!;
+        ctx.index = this.#counts[i]!++;
+      } else {
+        ctx = { signal: this.#controller.signal, index: this.#counts[i]!++ };
+      }
+      const result = step.fn(value, ctx);
       if (step.kind === 'map' && result !== undefined && typeof result !== 'object') {
         value = result;
         continue;
