@@ -40,7 +40,7 @@ export type ChainStage<I, O> =
  */
 export function many<T>(values: Iterable<T>): Many<T> {
   if (values === null || typeof values !== 'object' || !(Symbol.iterator in values)) {
-    throw new TypeError(`many(): values must be an iterable, got ${values === null ? 'null' : typeof values}`);
+    check.invalid('many()', 'values', 'an iterable', values);
   }
   return new Many(values);
 }
@@ -121,7 +121,7 @@ export function chain<A, B, C, D, E, F, G, H>(
 ): TypedDuplex<A, H>;
 export function chain(stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[], options?: ChainOptions): Duplex;
 export function chain(stages: readonly unknown[], options?: ChainOptions): Duplex {
-  if (!Array.isArray(stages)) throw new TypeError(`chain(): stages must be an array, got ${typeof stages}`);
+  if (!Array.isArray(stages)) check.invalid('chain()', 'stages', 'an array', stages);
   const opts = stageOptions('chain()', check.options('chain()', options));
   const inner = { ...opts, signal: undefined };
   const streams: Duplex[] = [];
@@ -149,7 +149,7 @@ export function chain(stages: readonly unknown[], options?: ChainOptions): Duple
       if (writableOnly && i !== stages.length - 1) throw new TypeError(`chain(): stages[${i}] is a Writable; only the last stage may be one`);
       streams.push(stage);
     } else {
-      throw new TypeError(`chain(): stages[${i}] must be a function, a Node stream or a TransformStream, got ${stage === null ? 'null' : typeof stage}`);
+      check.invalid('chain()', `stages[${i}]`, 'a function, a Node stream or a TransformStream', stage);
     }
   });
   flush();

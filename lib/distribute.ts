@@ -122,7 +122,7 @@ export function distribute<I, O>(
     for (let i = 0; i < n; i++) {
       const worker = factory(i);
       if (!isNodeStream(worker) || typeof worker.write !== 'function' || typeof worker.read !== 'function') {
-        throw new TypeError(`distribute(): factory(${i}) must return a Duplex, got ${worker === null ? 'null' : typeof worker}`);
+        throw new TypeError(`distribute(): factory(${i}) must return a Duplex, got ${check.describe(worker)}`);
       }
       workers.push(worker);
     }

@@ -24,7 +24,7 @@ export interface FromIterableOptions extends Pick<StageOptions, 'highWaterMark' 
  */
 export function fromIterable<T>(iterable: Iterable<T> | AsyncIterable<T>, options?: FromIterableOptions): Readable {
   const ok = iterable !== null && typeof iterable === 'object' && (Symbol.iterator in iterable || Symbol.asyncIterator in iterable);
-  if (!ok) throw new TypeError(`fromIterable(): iterable must be an iterable or async iterable, got ${typeof iterable}`);
+  if (!ok) check.invalid('fromIterable()', 'iterable', 'an iterable or async iterable', iterable);
   const opts = stageOptions('fromIterable()', check.options('fromIterable()', options));
   const stream = Readable.from(iterable, { objectMode: true, highWaterMark: opts.readableHighWaterMark });
   bindSignal(stream, opts.signal);

@@ -125,10 +125,10 @@ export class Merge extends Readable {
  * ```
  */
 export function merge<T>(sources: readonly Source<T>[], options?: MergeOptions): Merge & AsyncIterable<T> {
-  if (!Array.isArray(sources)) throw new TypeError(`merge(): sources must be an array, got ${typeof sources}`);
+  if (!Array.isArray(sources)) check.invalid('merge()', 'sources', 'an array', sources);
   sources.forEach((source: unknown, i) => {
     const ok = typeof source === 'object' && source !== null && (Symbol.asyncIterator in source || Symbol.iterator in source);
-    if (!ok) throw new TypeError(`merge(): sources[${i}] must be a Readable, an iterable or an async iterable, got ${source === null ? 'null' : typeof source}`);
+    if (!ok) check.invalid('merge()', `sources[${i}]`, 'a Readable, an iterable or an async iterable', source);
   });
   const opts = check.options('merge()', options);
   if (opts.onError !== undefined) check.oneOf('merge()', 'options.onError', opts.onError, ['fail', 'detach'] as const);

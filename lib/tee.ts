@@ -169,10 +169,10 @@ export class Tee extends Duplex {
  * ```
  */
 export function tee<T>(destinations: readonly (Writable | NodeJS.WritableStream)[], options?: TeeOptions): TypedDuplex<T, T> & Tee {
-  if (!Array.isArray(destinations)) throw new TypeError(`tee(): destinations must be an array, got ${typeof destinations}`);
+  if (!Array.isArray(destinations)) check.invalid('tee()', 'destinations', 'an array', destinations);
   destinations.forEach((d: unknown, i) => {
     if (!isNodeStream(d) || typeof (d as Partial<Writable>).write !== 'function') {
-      throw new TypeError(`tee(): destinations[${i}] must be a Writable, got ${d === null ? 'null' : typeof d}`);
+      check.invalid('tee()', `destinations[${i}]`, 'a Writable', d);
     }
   });
   const opts = check.options('tee()', options);

@@ -184,8 +184,8 @@ t.test('distribute() refuses a bad n, naming it', async (t) => {
 t.test('distribute() refuses a factory that is not a function or does not return a Duplex', async (t) => {
   t.throws(() => distribute(2, 'x' as never), { name: 'TypeError', message: 'distribute(): factory must be a function, got "x" (string)' });
   const writable = (): Duplex => new Writable({ objectMode: true, write: (_x, _e, cb) => cb() }) as never;
-  t.throws(() => distribute(2, writable), { name: 'TypeError', message: 'distribute(): factory(0) must return a Duplex, got object' });
-  t.throws(() => distribute(2, () => Readable.from([]) as never), { name: 'TypeError', message: 'distribute(): factory(0) must return a Duplex, got object' });
+  t.throws(() => distribute(2, writable), { name: 'TypeError', message: 'distribute(): factory(0) must return a Duplex, got Writable (object)' });
+  t.throws(() => distribute(2, () => Readable.from([]) as never), { name: 'TypeError', message: /^distribute\(\): factory\(0\) must return a Duplex, got \w+ \(object\)$/ });
   t.throws(() => distribute(2, () => null as never), { name: 'TypeError', message: 'distribute(): factory(0) must return a Duplex, got null' });
 });
 
@@ -197,7 +197,7 @@ t.test('distribute() destroys the workers it built when a later one is refused',
     built.push(w);
     return w;
   };
-  t.throws(() => distribute(3, factory), { name: 'TypeError', message: 'distribute(): factory(2) must return a Duplex, got object' });
+  t.throws(() => distribute(3, factory), { name: 'TypeError', message: 'distribute(): factory(2) must return a Duplex, got Object (object)' });
   t.same(built.map((w) => w.destroyed), [true, true]);
 });
 

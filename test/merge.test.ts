@@ -296,7 +296,7 @@ t.test('merge() aborted at a random moment rejects with the reason and leaves no
 });
 
 t.test('merge() refuses what is not a list of sources, naming it', async (t) => {
-  t.throws(() => merge('ab' as never), { name: 'TypeError', message: 'merge(): sources must be an array, got string' });
+  t.throws(() => merge('ab' as never), { name: 'TypeError', message: 'merge(): sources must be an array, got "ab" (string)' });
   t.throws(() => merge([[1], 2 as never]), { name: 'TypeError', message: /^merge\(\): sources\[1\] must be a Readable, an iterable or an async iterable/ });
   t.throws(() => merge([null as never]), { name: 'TypeError', message: /^merge\(\): sources\[0\] .*got null$/ });
 });

@@ -259,8 +259,8 @@ t.test('tee() aborted at a random moment rejects with the reason and leaves noth
 });
 
 t.test('tee() refuses what is not a list of Writables, naming it', async (t) => {
-  t.throws(() => tee('ab' as never), { name: 'TypeError', message: 'tee(): destinations must be an array, got string' });
-  t.throws(() => tee([sink(), {} as never]), { name: 'TypeError', message: 'tee(): destinations[1] must be a Writable, got object' });
+  t.throws(() => tee('ab' as never), { name: 'TypeError', message: 'tee(): destinations must be an array, got "ab" (string)' });
+  t.throws(() => tee([sink(), {} as never]), { name: 'TypeError', message: 'tee(): destinations[1] must be a Writable, got Object (object)' });
   t.throws(() => tee([Readable.from([]) as never]), { name: 'TypeError', message: /^tee\(\): destinations\[0\] must be a Writable/ });
   t.throws(() => tee([null as never]), { name: 'TypeError', message: 'tee(): destinations[0] must be a Writable, got null' });
 });

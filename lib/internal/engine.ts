@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { describe } from './validate.js';
 import { bindSignal, destroyReason, type ResolvedStageOptions } from './stage-options.js';
 
 /** What every function run by a sluice stage receives besides the item. */
@@ -45,7 +46,7 @@ function isGeneratorObject(value: object): value is Iterable<unknown> | AsyncIte
 }
 
 function notIterable(value: unknown): TypeError {
-  return new TypeError(`flatMap(): the function must return an iterable or async iterable, got ${value === null ? 'null' : typeof value}`);
+  return new TypeError(`flatMap(): the function must return an iterable or async iterable, got ${describe(value)}`);
 }
 
 /**

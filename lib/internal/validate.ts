@@ -1,16 +1,22 @@
 // Argument checks run when a stage is created. Messages name the option's full path and echo the value:
 //   RangeError: parallel(): options.concurrency must be an integer >= 1, got 0 (number)
 
-function show(value: unknown): string {
+/** The value as error messages echo it: `0 (number)`, `"x" (string)`, `null`, `Array (object)`. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
   if (typeof value === 'function') return `a function`;
   if (value === null) return 'null';
-  if (typeof value === 'object') return `${Object.prototype.toString.call(value).slice(8, -1)} (object)`;
+  if (typeof value === 'object') return `${(value as { constructor?: { name?: string } }).constructor?.name || 'Object'} (object)`;
   return `${String(value)} (${typeof value})`;
 }
 
 function fail(Kind: typeof TypeError | typeof RangeError, where: string, name: string, must: string, value: unknown): never {
-  throw new Kind(`${where}: ${name} must be ${must}, got ${show(value)}`);
+  throw new Kind(`${where}: ${name} must be ${must}, got ${describe(value)}`);
+}
+
+/** Throws `TypeError: <where>: <name> must be <must>, got <value>`. */
+export function invalid(where: string, name: string, must: string, value: unknown): never {
+  fail(TypeError, where, name, must, value);
 }
 
 /** `value` is an integer >= min (Infinity allowed when `allowInfinity`). */
