@@ -21,3 +21,4 @@ export { limit, type LimitFunction } from './limit.js';
 export { rateLimit, type RateLimitOptions } from './rate-limit.js';
 export { batch, type BatchOptions } from './batch.js';
 export { shutdownSignal, type ShutdownSignal, type ShutdownSignalOptions } from './shutdown-signal.js';
+export { split, Split, type SplitOptions, type SplitChunk } from './split.js';

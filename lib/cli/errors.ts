@@ -21,6 +21,12 @@ export class LineFailure extends Error {
   }
 }
 
+/** `ENOENT: no such file or directory` from `ENOENT: no such file or directory, open 'x'`. */
+export function reason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, \w+ '.*'$/s, '');
+}
+
 /** `SyntaxError: Unexpected token` for errors, the value as text for anything else that was thrown. */
 export function describe(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;

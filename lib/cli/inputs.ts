@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline, split, type Split } from '../index.js';
-import { RunError } from './errors.js';
+import { reason, RunError } from './errors.js';
 
 /** Files are read 1 MiB at a time: ~1.8x faster than the 64 KiB default. */
 const CHUNK = 1024 * 1024;
@@ -34,12 +34,6 @@ export async function checkInputs(names: readonly string[]): Promise<Input[]> {
       return { name, label: name, size: info.isFile() ? info.size : undefined };
     }),
   );
-}
-
-/** `ENOENT: no such file or directory` from `ENOENT: no such file or directory, open 'x'`. */
-export function reason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/, \w+ '.*'$/s, '');
 }
 
 /** A per-line function run inside split() (its `map`): the leading stages of the program. */

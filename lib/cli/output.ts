@@ -8,8 +8,7 @@ import { chmod, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { reason } from './inputs.js';
-import { RunError } from './errors.js';
+import { reason, RunError } from './errors.js';
 
 /** Where the output lines go. */
 export interface Destination {
@@ -62,6 +61,10 @@ export async function fileDestination(path: string, keepMode = false): Promise<D
   const stream = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
   try {
     await once(stream, 'open');
+  } catch (err) {
+    throw new RunError(`cannot write ${path}: ${reason(err)}`);
+  }
+  try {
     if (keepMode) await chmod(tmp, (await stat(path)).mode & 0o7777);
   } catch (err) {
     stream.destroy();
