@@ -11,6 +11,8 @@ import { AsciiScanner, completeEnd, firstInvalid } from '../lib/internal/utf8.js
 
 type Chunk = string | Uint8Array;
 
+const MiB = 1 << 20;
+
 /** Everything `split(options)` gives for `chunks`, written one by one. */
 async function lines<T = string>(chunks: readonly Chunk[], options?: SplitOptions<T>): Promise<T[]> {
   const stream = split<T>(options);
@@ -372,6 +374,20 @@ t.test('split() is destroyed with the signal reason, unchanged, on abort', async
   await closed;
 });
 
+t.test('split() drops the work it has pending when destroyed, leaving nothing scheduled', async (t) => {
+  const before = process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
+  const stream = split();
+  const seen: string[] = [];
+  stream.on('data', (line: string) => seen.push(line));
+  const closed = new Promise((resolve) => stream.once('close', resolve));
+  stream.write(Buffer.alloc(MiB, 'a\n')); // big enough to be split on the next turn
+  stream.destroy();
+  t.equal(process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length, before);
+  await closed;
+  await tick();
+  t.same(seen, []);
+});
+
 t.test('split() holds its writer back while its reader is full', async (t) => {
   const stream = split({ highWaterMark: 4 });
   let writes = 0;
@@ -384,8 +400,6 @@ t.test('split() holds its writer back while its reader is full', async (t) => {
 });
 
 // ---- Memory: 256 MiB without a newline ----------------------------------------------------------
-
-const MiB = 1 << 20;
 
 /** A Readable of `count` fresh 1 MiB Buffers of "a" (no newline), counting what it produced. */
 function noNewline(count: number): Readable & { produced: number } {

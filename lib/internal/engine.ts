@@ -45,6 +45,11 @@ function isGeneratorObject(value: object): value is Iterable<unknown> | AsyncIte
   return tag === 'Generator' || tag === 'AsyncGenerator';
 }
 
+/** An object result that is just a value: cheap checks that fail for promises, `many()` and generators. */
+function isPlainValue(value: object): boolean {
+  return !(value instanceof Many) && typeof (value as { then?: unknown }).then !== 'function' && typeof (value as { next?: unknown }).next !== 'function';
+}
+
 function notIterable(value: unknown): TypeError {
   return new TypeError(`flatMap(): the function must return an iterable or async iterable, got ${describe(value)}`);
 }
@@ -58,10 +63,16 @@ function notIterable(value: unknown): TypeError {
  * `many()`, flatMap) is paused between outputs while the readable side is full.
  */
 export class Engine extends Duplex {
-  readonly #steps: Step[];
+  // The steps, unpacked into parallel arrays read on the hot path.
+  readonly #fns: StepFn[];
+  readonly #kinds: StepKind[];
   readonly #counts: number[];
-  /** Per step: a context object reused for functions that declare no second parameter (see #run). */
-  readonly #shared: StageContext[];
+  /**
+   * Per step: the context object reused for a function that declares no second parameter (or gives
+   * it a default), filled in right at call time: one allocation less per call. `undefined` for a
+   * function that declares one: it gets its own, which stays valid after an await.
+   */
+  readonly #shared: (StageContext | undefined)[];
   readonly #controller = new AbortController();
   readonly #iterators = new Set<AnyIterator>();
   /** The last push() returned false: wait for _read before producing more. */
@@ -75,9 +86,10 @@ export class Engine extends Duplex {
       readableHighWaterMark: opts.readableHighWaterMark,
       writableHighWaterMark: opts.writableHighWaterMark,
     });
-    this.#steps = steps;
+    this.#fns = steps.map((step) => step.fn);
+    this.#kinds = steps.map((step) => step.kind);
     this.#counts = steps.map(() => 0);
-    this.#shared = steps.map(() => ({ signal: this.#controller.signal, index: 0 }));
+    this.#shared = steps.map((step) => (step.fn.length < 2 ? { signal: this.#controller.signal, index: 0 } : undefined));
     bindSignal(this, opts.signal);
   }
 
@@ -132,30 +144,28 @@ export class Engine extends Duplex {
   #run(value: unknown, from: number): Pending {
     // `undefined` drops an item, and so does `null`, which a stream cannot carry (pushing it would end the stream).
     if (value === undefined || value === null) return undefined;
-    const steps = this.#steps;
-    for (let i = from; i < steps.length; i++) {
-      const step = steps[i]!;
-      // A function that declares no second parameter (or gives it a default) gets a reused context
-      // object, right at call time: one allocation less per call on the hot path.
-      let ctx: StageContext;
-      if (step.fn.length < 2) {
-        ctx = this.#shared[i]!;
-        ctx.index = this.#counts[i]!++;
-      } else {
-        ctx = { signal: this.#controller.signal, index: this.#counts[i]!++ };
-      }
-      const result = step.fn(value, ctx);
-      if (step.kind === 'map' && result !== undefined && typeof result !== 'object') {
+    const fns = this.#fns;
+    for (let i = from; i < fns.length; i++) {
+      let ctx = this.#shared[i];
+      if (ctx === undefined) ctx = { signal: this.#controller.signal, index: this.#counts[i]!++ };
+      else ctx.index = this.#counts[i]!++;
+      const result = fns[i]!(value, ctx);
+      const kind = this.#kinds[i]!;
+      // Fast path: a map step gave one plain value (not a promise, many(), generator, or a drop).
+      if (kind === 'map' && result !== undefined && result !== null && (typeof result !== 'object' || isPlainValue(result))) {
         value = result;
         continue;
       }
-      if (isThenable(result)) {
-        return Promise.resolve(result).then((resolved) => (this.destroyed ? undefined : this.#next(step.kind, resolved, value, i)));
-      }
-      return this.#next(step.kind, result, value, i);
+      if (isThenable(result)) return this.#settle(result, kind, value, i);
+      return this.#next(kind, result, value, i);
     }
     if (!this.push(value)) this.#full = true;
     return undefined;
+  }
+
+  // Kept out of #run: a closure there would cost a context allocation per step on the sync path too.
+  #settle(result: PromiseLike<unknown>, kind: StepKind, input: unknown, at: number): Promise<void> {
+    return Promise.resolve(result).then((resolved) => (this.destroyed ? undefined : this.#next(kind, resolved, input, at)));
   }
 
   /** Reads a settled step result: drop, go on with one value, or go on with each of several. */
