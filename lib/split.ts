@@ -73,14 +73,6 @@ interface Slicer {
 const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as Slicer).latin1Slice(start, end);
 const utf8 = (buf: Buffer, start: number, end: number): string => (buf as unknown as Slicer).utf8Slice(start, end);
 
-/** A value as validate.ts shows it in messages (for the one check it has no helper for). */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object') return `${Object.prototype.toString.call(value).slice(8, -1)} (object)`;
-  return `${String(value)} (${typeof value})`;
-}
-
 /** Whether a match of `sep` could overlap the previous one (as in "aa" within "aaa"). */
 function selfOverlapping(sep: Buffer): boolean {
   for (let k = 1; k < sep.length; k++) if (sep.compare(sep, k, sep.length, 0, sep.length - k) === 0) return true;
@@ -99,7 +91,8 @@ export interface Split<T = string> extends TypedDuplex<SplitChunk, T> {
  * It finds separators in the raw bytes, so a character or a separator cut between chunks is simply
  * joined. Text is decoded as latin1 (a copy) and split as a string; only lines holding a non-ASCII
  * byte are decoded again as UTF-8, so one such character does not turn a whole chunk into a slow
- * two-byte string, as it does for splitters that decode chunks whole.
+ * two-byte string, as it does for splitters that decode chunks whole. A chunk of 16 KiB or more is
+ * split on the next turn of the event loop, so that reading the next chunk overlaps the work.
  */
 export class Split<T = string> extends Transform {
   readonly #maxLength: number;
@@ -145,10 +138,11 @@ export class Split<T = string> extends Transform {
     const opts = check.options(WHERE, options);
     const stage = stageOptions(WHERE, opts);
     const { separator } = opts;
-    if (separator === '' || (separator !== undefined && !(separator instanceof RegExp) && typeof separator !== 'string')) {
-      const [Kind, got] = separator === '' ? [RangeError, '"" (string)'] : [TypeError, describe(separator)];
-      throw new Kind(`${WHERE}: options.separator must be a non-empty string or a RegExp, got ${got}`);
+    const separatorMust = 'a non-empty string or a RegExp';
+    if (separator !== undefined && !(separator instanceof RegExp) && typeof separator !== 'string') {
+      check.invalid(WHERE, 'options.separator', separatorMust, separator);
     }
+    if (separator === '') throw new RangeError(`${WHERE}: options.separator must be ${separatorMust}, got ${check.describe('')}`);
     const maxLength = opts.maxLength === undefined ? DEFAULT_MAX_LENGTH : check.integer(WHERE, 'options.maxLength', opts.maxLength, 1);
     const skipOverflow = opts.skipOverflow === undefined ? false : check.boolean(WHERE, 'options.skipOverflow', opts.skipOverflow);
     const fatal = opts.fatal === undefined ? false : check.boolean(WHERE, 'options.fatal', opts.fatal);
@@ -584,11 +578,11 @@ export class Split<T = string> extends Transform {
  * On error the stream is destroyed with a {@link SluiceError}: {@link LineTooLongError} (as soon as
  * an unfinished line passes `maxLength`), {@link InvalidUtf8Error} (`fatal`), {@link LineError}
  * (`map` threw), {@link InvalidChunkError} (a chunk that is not a Buffer, Uint8Array or string; an
- * `'error'` event, never an exception out of `write()`). Each names the line (1-based) and the
- * byte offset where that line starts (where the bad byte is, for invalid UTF-8); with a RegExp
+ * `'error'` event, never an exception out of `write()`). The first three name the line (1-based)
+ * and the byte offset where it starts (where the bad byte is, for invalid UTF-8); with a RegExp
  * separator, offsets count the decoded text, so they differ after invalid bytes replaced by U+FFFD.
  * Lines before the failing one have been passed on. Aborting `options.signal` destroys the stream
- * with the signal's reason.
+ * with the signal's reason; destroying it drops whatever it had not split yet.
  *
  * @typeParam T What `map` returns for a line; `string` without `map`.
  * @param options Separator, limits, mapper and buffering; see {@link SplitOptions}.

@@ -372,6 +372,10 @@ t.test('split() is destroyed with the signal reason, unchanged, on abort', async
   controller.abort(reason);
   t.equal((await errored)[0], reason);
   await closed;
+
+  const early = split({ signal: AbortSignal.abort(reason) });
+  t.equal(early.destroyed, true, 'an aborted signal destroys it at once');
+  t.equal((await once(early, 'error'))[0], reason);
 });
 
 t.test('split() drops the work it has pending when destroyed, leaving nothing scheduled', async (t) => {
