@@ -11,6 +11,8 @@ function run(mode: string, signal: NodeJS.Signals): ReturnType<typeof spawnSync>
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     encoding: 'utf8',
     timeout: 20_000,
+    // The child loads lib/ through tsx: its coverage would not merge with this file's (see coverage-map.mjs).
+    env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
   });
 }
 
