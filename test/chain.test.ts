@@ -1,4 +1,5 @@
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { Duplex, PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chain, many } from '../lib/chain.js';
@@ -457,4 +458,20 @@ t.test('chain() destroyed with an error after its inner streams have taken every
   c.destroy(boom);
   await check.verify();
   t.same(errors, [boom]);
+});
+
+t.test('chain() gives the same results where code cannot be generated from strings', async (t) => {
+  // The fused fast path is generated code; under this flag the engine falls back to its loop.
+  const script = [
+    `import { chain, toArray } from ${JSON.stringify(new URL('../lib/index.ts', import.meta.url).href)};`,
+    'const out = await toArray([1, 2, 3, 4], chain([(n) => n * 2, (n) => (n === 4 ? undefined : n), async (n) => n + 1]));',
+    'console.log(JSON.stringify(out));',
+  ].join('\n');
+  const run = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    // The child loads lib/ through tsx: its coverage would not merge with this file's (see coverage-map.mjs).
+    env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
+  });
+  t.equal(run.stderr, '');
+  t.equal(run.stdout.trim(), '[3,7,9]');
 });

@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { fuse } from './fuse.js';
 import { describe } from './validate.js';
 import { bindSignal, destroyReason, type ResolvedStageOptions } from './stage-options.js';
 
@@ -74,6 +75,8 @@ export class Engine extends Duplex {
    */
   readonly #shared: (StageContext | undefined)[];
   readonly #controller = new AbortController();
+  /** The steps' synchronous path as one generated function (see fuse.ts), when it could be made. */
+  readonly #fused: ((value: unknown) => Pending) | undefined;
   readonly #iterators = new Set<AnyIterator>();
   /** The last push() returned false: wait for _read before producing more. */
   #full = false;
@@ -90,6 +93,18 @@ export class Engine extends Duplex {
     this.#kinds = steps.map((step) => step.kind);
     this.#counts = steps.map(() => 0);
     this.#shared = steps.map((step) => (step.fn.length < 2 ? { signal: this.#controller.signal, index: 0 } : undefined));
+    this.#fused =
+      steps.length === 0
+        ? undefined
+        : fuse(this.#fns, this.#kinds, this.#shared, this.#counts, this.#controller.signal, {
+            slow: (at, result, input) =>
+              isThenable(result) ? this.#settle(result, this.#kinds[at]!, input, at) : this.#next(this.#kinds[at]!, result, input, at),
+            emit: (value) => {
+              if (!this.push(value)) this.#full = true;
+              return undefined;
+            },
+            plain: isPlainValue,
+          });
     bindSignal(this, opts.signal);
   }
 
@@ -101,7 +116,7 @@ export class Engine extends Duplex {
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     let pending: Pending;
     try {
-      pending = this.#run(chunk, 0);
+      pending = this.#fused === undefined ? this.#run(chunk, 0) : this.#fused(chunk);
     } catch (err) {
       callback(err as Error);
       return;
