@@ -50,12 +50,17 @@ export class Parallel extends Duplex {
   /** Calls whose own controller (for a timeout) must be aborted with the stage. */
   readonly #calls = new Set<AbortController>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** Ordered mode: finished results waiting for the ones before them. */
+  /** Finished results not yet passed on: waiting for the next flush, or (ordered) for the ones before them. */
   readonly #done = new Map<number, unknown>();
   #seq = 0;
+  /** The next result to pass on. */
   #next = 0;
-  /** Started and not yet pushed (in flight, retrying, or waiting for its turn). */
-  #pending = 0;
+  /** Ordered mode: every result before this one has finished (those from #next on wait for a flush). */
+  #readyEnd = 0;
+  /** Calls in flight, or waiting to be retried. */
+  #inflight = 0;
+  /** The flush of finished results, scheduled for after the timers and I/O callbacks now running. */
+  #flushing: NodeJS.Immediate | undefined;
   #full = false;
   #heldWrite: Callback | undefined;
   #heldFinal: Callback | undefined;
@@ -81,20 +86,20 @@ export class Parallel extends Duplex {
   }
 
   override _write(item: unknown, _encoding: BufferEncoding, callback: Callback): void {
-    this.#pending++;
+    this.#inflight++;
     this.#try(item, this.#seq++, 1);
-    if (this.#pending < this.#concurrency && !this.#full) callback();
+    if (this.#canStart()) callback();
     else this.#heldWrite = callback;
   }
 
   override _final(callback: Callback): void {
-    if (this.#pending === 0) this.#end(callback);
+    if (this.#inflight === 0 && this.#done.size === 0) this.#end(callback);
     else this.#heldFinal = callback;
   }
 
   override _read(): void {
     this.#full = false;
-    this.#release();
+    this.#flush();
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
@@ -102,6 +107,7 @@ export class Parallel extends Duplex {
     this.#controller.abort(reason);
     for (const call of this.#calls) call.abort(reason);
     for (const timer of this.#timers) clearTimeout(timer);
+    clearImmediate(this.#flushing);
     this.#calls.clear();
     this.#timers.clear();
     this.#done.clear();
@@ -205,38 +211,63 @@ export class Parallel extends Duplex {
     }
   }
 
+  /**
+   * Room for another call: calls in flight plus results held back for order stay under `concurrency`
+   * (so the reorder buffer holds at most that many), and results waiting for the flush under as many
+   * again (a synchronous `fn` would otherwise fill the map before the flush runs).
+   */
+  #canStart(): boolean {
+    const done = this.#done.size;
+    const heldForOrder = this.#ordered ? done - (this.#readyEnd - this.#next) : 0;
+    return this.#inflight + heldForOrder < this.#concurrency && done < 2 * this.#concurrency && !this.#full;
+  }
+
+  // A finished call frees its place at once, so the next call starts right away; its result is passed
+  // on in a flush after the callbacks now running. When many calls finish together (timers due in the
+  // same millisecond), every next call starts before any result goes downstream: that keeps the pool
+  // close to a bare promise pool.
   #finished(seq: number, value: unknown): void {
-    if (!this.#ordered) {
-      this.#emit(value);
-    } else if (seq !== this.#next) {
-      this.#done.set(seq, value);
-      return;
-    } else {
-      this.#emit(value);
-      while (this.#done.has(this.#next)) {
-        const next = this.#done.get(this.#next);
-        this.#done.delete(this.#next);
-        this.#emit(next);
-      }
-    }
+    this.#inflight--;
+    const done = this.#done;
+    done.set(seq, value);
+    if (seq === this.#readyEnd) while (done.has(this.#readyEnd)) this.#readyEnd++;
+    this.#flushing ??= setImmediate(this.#flush);
     this.#release();
   }
 
+  /** Passes on finished results, in order when ordered, until downstream is full. */
+  readonly #flush = (): void => {
+    this.#flushing = undefined;
+    const done = this.#done;
+    if (this.#ordered) {
+      while (!this.#full && this.#next < this.#readyEnd) {
+        const value = done.get(this.#next);
+        done.delete(this.#next++);
+        this.#emit(value);
+      }
+    } else {
+      for (const [seq, value] of done) {
+        if (this.#full) break;
+        done.delete(seq);
+        this.#emit(value);
+      }
+    }
+    this.#release();
+  };
+
   #emit(value: unknown): void {
-    this.#pending--;
-    this.#next++;
     // `null` would end the stream: it is dropped like `undefined`.
     if (value !== undefined && value !== null && !this.push(value)) this.#full = true;
   }
 
   #release(): void {
     const write = this.#heldWrite;
-    if (write !== undefined && this.#pending < this.#concurrency && !this.#full) {
+    if (write !== undefined && this.#canStart()) {
       this.#heldWrite = undefined;
       write();
     }
     const final = this.#heldFinal;
-    if (final !== undefined && this.#pending === 0) {
+    if (final !== undefined && this.#inflight === 0 && this.#done.size === 0) {
       this.#heldFinal = undefined;
       this.#end(final);
     }
@@ -250,8 +281,10 @@ export class Parallel extends Duplex {
 
 /**
  * The worker pool as a stream: runs `fn` on up to `concurrency` items at once, with backpressure
- * (no new call starts while `concurrency` items are pending or downstream is full), per-call
- * `timeout`, retries with exponential backoff, and errgroup-style failure.
+ * (no new call starts while `concurrency` calls are running or waiting for their turn, or while
+ * downstream is full), per-call `timeout`, retries with exponential backoff, and errgroup-style failure.
+ * Finished results are passed on together right after the callbacks that finished them (in a
+ * `setImmediate`), so that the next calls start first.
  *
  * `fn(item, { signal, index })` may be sync or async. Its `signal` aborts when the stage is
  * destroyed (an error anywhere in the pipeline, an abort, `take` ending it) or when the call's
