@@ -52,6 +52,8 @@ export class Parallel extends Duplex {
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Finished results not yet passed on: waiting for the next flush, or (ordered) for the ones before them. */
   readonly #done = new Map<number, unknown>();
+  /** Items taken in and not started yet (at most `concurrency`): a finished call starts the next at once. */
+  readonly #queue: unknown[] = [];
   #seq = 0;
   /** The next result to pass on. */
   #next = 0;
@@ -86,14 +88,14 @@ export class Parallel extends Duplex {
   }
 
   override _write(item: unknown, _encoding: BufferEncoding, callback: Callback): void {
-    this.#inflight++;
-    this.#try(item, this.#seq++, 1);
-    if (this.#canStart()) callback();
+    this.#queue.push(item);
+    this.#pump();
+    if (this.#queue.length < this.#concurrency) callback();
     else this.#heldWrite = callback;
   }
 
   override _final(callback: Callback): void {
-    if (this.#inflight === 0 && this.#done.size === 0) this.#end(callback);
+    if (this.#idle()) this.#end(callback);
     else this.#heldFinal = callback;
   }
 
@@ -111,6 +113,7 @@ export class Parallel extends Duplex {
     this.#calls.clear();
     this.#timers.clear();
     this.#done.clear();
+    this.#queue.length = 0;
     this.#heldWrite = this.#heldFinal = undefined;
     callback(error);
   }
@@ -222,17 +225,30 @@ export class Parallel extends Duplex {
     return this.#inflight + heldForOrder < this.#concurrency && done < 2 * this.#concurrency && !this.#full;
   }
 
-  // A finished call frees its place at once, so the next call starts right away; its result is passed
-  // on in a flush after the callbacks now running. When many calls finish together (timers due in the
-  // same millisecond), every next call starts before any result goes downstream: that keeps the pool
-  // close to a bare promise pool.
+  /** Starts queued items while there is room. */
+  #pump(): void {
+    const queue = this.#queue;
+    while (queue.length > 0 && this.#canStart()) {
+      this.#inflight++;
+      this.#try(queue.shift(), this.#seq++, 1);
+    }
+  }
+
+  #idle(): boolean {
+    return this.#inflight === 0 && this.#done.size === 0 && this.#queue.length === 0;
+  }
+
+  // A finished call frees its place at once and the next queued item starts right away; its result is
+  // passed on, and the queue refilled from upstream, in a flush after the callbacks now running. When
+  // many calls finish together (timers due in the same millisecond), every next call starts before
+  // any other stream work is done: that keeps the pool close to a bare promise pool.
   #finished(seq: number, value: unknown): void {
     this.#inflight--;
     const done = this.#done;
     done.set(seq, value);
     if (seq === this.#readyEnd) while (done.has(this.#readyEnd)) this.#readyEnd++;
     this.#flushing ??= setImmediate(this.#flush);
-    this.#release();
+    this.#pump();
   }
 
   /** Passes on finished results, in order when ordered, until downstream is full. */
@@ -261,13 +277,14 @@ export class Parallel extends Duplex {
   }
 
   #release(): void {
+    this.#pump();
     const write = this.#heldWrite;
-    if (write !== undefined && this.#canStart()) {
+    if (write !== undefined && this.#queue.length < this.#concurrency) {
       this.#heldWrite = undefined;
       write();
     }
     const final = this.#heldFinal;
-    if (final !== undefined && this.#inflight === 0 && this.#done.size === 0) {
+    if (final !== undefined && this.#idle()) {
       this.#heldFinal = undefined;
       this.#end(final);
     }
