@@ -300,8 +300,9 @@ export class Parallel extends Duplex {
  * The worker pool as a stream: runs `fn` on up to `concurrency` items at once, with backpressure
  * (no new call starts while `concurrency` calls are running or waiting for their turn, or while
  * downstream is full), per-call `timeout`, retries with exponential backoff, and errgroup-style failure.
- * Finished results are passed on together right after the callbacks that finished them (in a
- * `setImmediate`), so that the next calls start first.
+ * Up to `concurrency` items wait in a queue, so a finished call starts the next one at once; finished
+ * results are passed on together right after the callbacks that finished them (in a `setImmediate`),
+ * and the queue is refilled from upstream then.
  *
  * `fn(item, { signal, index })` may be sync or async. Its `signal` aborts when the stage is
  * destroyed (an error anywhere in the pipeline, an abort, `take` ending it) or when the call's
