@@ -4,6 +4,7 @@ import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { distribute, map, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
+import { Lead } from './fixtures/helpers.js';
 
 const byValue = (a: number, b: number): number => a - b;
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -88,27 +89,18 @@ t.test('distribute() stops reading its source while every worker is full', async
 t.test('distribute() keeps memory bounded behind a slow consumer', async (t) => {
   const n = 3;
   const highWaterMark = 2;
-  let produced = 0;
-  let consumed = 0;
-  let ahead = 0;
-  function* source(): Generator<number> {
-    for (let i = 0; i < 300; i++) {
-      produced++;
-      ahead = Math.max(ahead, produced - consumed);
-      yield i;
-    }
-  }
-  await pipeline(source(), distribute(n, () => map((x: number) => x, { highWaterMark }), { highWaterMark }), async (items: AsyncIterable<unknown>) => {
+  const lead = new Lead();
+  await pipeline(lead.source(300), distribute(n, () => map((x: number) => x, { highWaterMark }), { highWaterMark }), async (items: AsyncIterable<unknown>) => {
     for await (const _ of items) {
-      consumed++;
+      lead.took();
       await sleep(0);
     }
   });
-  t.equal(consumed, 300);
+  t.equal(lead.consumed, 300);
   // Per worker: both buffers and one item in hand; then the merge of their outputs (its buffer and
   // one item per worker), distribute's two buffers, and the item being written.
   const bound = n * (2 * highWaterMark + 1) + (highWaterMark + n) + 2 * highWaterMark + 1;
-  t.ok(ahead <= bound, `the source got at most ${bound} items ahead of the consumer, saw ${ahead}`);
+  t.ok(lead.most <= bound, `the source got at most ${bound} items ahead of the consumer, saw ${lead.most}`);
 });
 
 t.test('distribute() destroys every worker when one fails and pipeline rejects with that error', async (t) => {

@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { merge, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
+import { Lead } from './fixtures/helpers.js';
 
 /** Resolves once `done()` holds, polling for up to a second (generators finish a tick or a timer later). */
 async function eventually(done: () => boolean, what: string): Promise<void> {
@@ -199,25 +200,16 @@ t.test("merge() with onError 'detach' drops the failing source, emits 'detach' a
 t.test('merge() reads no source faster than the consumer reads', async (t) => {
   const highWaterMark = 4;
   const n = 3;
-  let pulled = 0;
-  let consumed = 0;
-  let ahead = 0;
-  function* source(): Generator<number> {
-    for (let i = 0; i < 1000; i++) {
-      pulled++;
-      ahead = Math.max(ahead, pulled - consumed);
-      yield i;
-    }
-  }
-  const merged = merge(Array.from({ length: n }, source), { highWaterMark });
+  const lead = new Lead();
+  const merged = merge(Array.from({ length: n }, () => lead.source(1000)), { highWaterMark });
   for await (const _ of merged) {
-    consumed++;
+    lead.took();
     await sleep(0);
-    if (consumed === 150) break;
+    if (lead.consumed === 150) break;
   }
   // The buffer holds highWaterMark items; each reader loop may have one more on its way.
-  t.ok(ahead <= highWaterMark + n, `at most ${highWaterMark + n} items ahead of the consumer, saw ${ahead}`);
-  t.ok(pulled < 150 + highWaterMark + n + 1, `pulled ${pulled} for 150 consumed`);
+  t.ok(lead.most <= highWaterMark + n, `at most ${highWaterMark + n} items ahead of the consumer, saw ${lead.most}`);
+  t.ok(lead.pulled < 150 + highWaterMark + n + 1, `pulled ${lead.pulled} for 150 consumed`);
 });
 
 t.test('merge() cleans up every source when the consumer breaks early', async (t) => {

@@ -4,6 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline, tee, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
+import { Lead } from './fixtures/helpers.js';
 
 interface SinkOptions {
   /** Milliseconds before the i-th write is accepted (0: at once, synchronously). */
@@ -168,28 +169,19 @@ t.test('tee() with passThrough: true passes each item on', async (t) => {
 
 t.test('tee() with passThrough: true takes backpressure from downstream too', async (t) => {
   const highWaterMark = 4;
-  let written = 0;
-  let consumed = 0;
-  let ahead = 0;
-  function* source(): Generator<number> {
-    for (let i = 0; i < 150; i++) {
-      written++;
-      ahead = Math.max(ahead, written - consumed);
-      yield i;
-    }
-  }
+  const lead = new Lead();
   const a = sink();
-  await pipeline(source(), tee([a, sink()], { passThrough: true, highWaterMark }), async (items: AsyncIterable<unknown>) => {
+  await pipeline(lead.source(150), tee([a, sink()], { passThrough: true, highWaterMark }), async (items: AsyncIterable<unknown>) => {
     for await (const _ of items) {
-      consumed++;
+      lead.took();
       await sleep(0);
     }
   });
-  t.equal(consumed, 150);
+  t.equal(lead.consumed, 150);
   t.same(a.received, range(150));
   // The readable buffer, the writable buffer, and the item being written.
   const bound = 2 * highWaterMark + 2;
-  t.ok(ahead <= bound, `the source got at most ${bound} items ahead of the consumer, saw ${ahead}`);
+  t.ok(lead.most <= bound, `the source got at most ${bound} items ahead of the consumer, saw ${lead.most}`);
 });
 
 t.test('tee() destroyed destroys every destination', async (t) => {
