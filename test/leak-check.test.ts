@@ -1,7 +1,9 @@
 import t from 'tap';
 import { createServer } from 'node:net';
 import { PassThrough, Readable, Transform } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../lib/errors.js';
+import { shutdownSignal } from '../lib/shutdown-signal.js';
 import { leakCheck, LeakError } from '../lib/testing/leak-check.js';
 
 async function leaksOf(promise: Promise<void>): Promise<readonly string[]> {
@@ -51,6 +53,40 @@ t.test('leakCheck() ignores timers that existed before the snapshot', async () =
   }
 });
 
+t.test('leakCheck() reports a new timer even when an older one was cleared after the snapshot', async (t) => {
+  const old = setInterval(() => {}, 1000);
+  const check = leakCheck({ timeout: 0 });
+  clearInterval(old);
+  const fresh = setInterval(() => {}, 1000);
+  try {
+    t.same(await leaksOf(check.verify()), ['1 Timeout left active']);
+  } finally {
+    clearInterval(fresh);
+  }
+});
+
+t.test('leakCheck() reports a timer created before the snapshot and ref()ed after it', async (t) => {
+  const timer = setInterval(() => {}, 1000).unref();
+  const check = leakCheck({ timeout: 0 });
+  timer.ref();
+  try {
+    t.same(await leaksOf(check.verify()), ['1 Timeout left active']);
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+t.test('leakCheck() reports the one timer left among thousands created and cleared', async (t) => {
+  const check = leakCheck({ timeout: 0 });
+  const left = setInterval(() => {}, 1000);
+  for (let i = 0; i < 5000; i++) clearTimeout(setTimeout(() => {}, 1000));
+  try {
+    t.same(await leaksOf(check.verify()), ['1 Timeout left active']);
+  } finally {
+    clearInterval(left);
+  }
+});
+
 t.test('leakCheck() ignores unref()ed timers', async () => {
   const check = leakCheck();
   const timer = setInterval(() => {}, 1000).unref();
@@ -94,6 +130,56 @@ t.test('leakCheck() does not report resource types in options.ignore', async () 
   } finally {
     clearInterval(timer);
   }
+});
+
+t.test('leakCheck() reports a worker thread left running', async (t) => {
+  const check = leakCheck({ timeout: 0 });
+  // execArgv: [] keeps tap's loaders out of a thread that runs no TypeScript.
+  const worker = new Worker('setInterval(() => {}, 1000);', { eval: true, execArgv: [] });
+  try {
+    t.same(await leaksOf(check.verify()), ['1 Worker left active']);
+  } finally {
+    await worker.terminate();
+  }
+  await check.verify();
+});
+
+t.test("leakCheck() reports signal listeners an undisposed shutdownSignal() left on process", async (t) => {
+  const check = leakCheck({ timeout: 0 });
+  const shutdown = shutdownSignal();
+  try {
+    t.same(await leaksOf(check.verify()), [
+      "1 'SIGINT' listener left on process",
+      "1 'SIGTERM' listener left on process",
+    ]);
+  } finally {
+    shutdown.dispose();
+  }
+  await check.verify();
+});
+
+t.test('leakCheck() reports a new signal listener even when an older one was removed', async (t) => {
+  const old = (): void => {};
+  process.on('SIGUSR2', old);
+  const check = leakCheck({ timeout: 0 });
+  process.off('SIGUSR2', old);
+  const fresh = (): void => {};
+  process.on('SIGUSR2', fresh);
+  try {
+    t.same(await leaksOf(check.verify()), ["1 'SIGUSR2' listener left on process"]);
+  } finally {
+    process.off('SIGUSR2', fresh);
+  }
+});
+
+t.test("leakCheck() reports a new 'abort' listener even when an older one was removed", async (t) => {
+  const controller = new AbortController();
+  const old = (): void => {};
+  controller.signal.addEventListener('abort', old);
+  const check = leakCheck({ signals: [controller.signal], timeout: 0 });
+  controller.signal.removeEventListener('abort', old);
+  controller.signal.addEventListener('abort', () => {});
+  t.same(await leaksOf(check.verify()), ["1 'abort' listener left on signals[0]"]);
 });
 
 t.test("leakCheck() reports 'abort' listeners left on a watched signal", async (t) => {
