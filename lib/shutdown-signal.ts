@@ -10,6 +10,14 @@ export interface ShutdownSignalOptions {
    * @default ['SIGINT', 'SIGTERM']
    */
   signals?: readonly NodeJS.Signals[];
+  /**
+   * Called with the second signal's name, synchronously, just before that signal is raised again.
+   * The process usually dies at once then, before any pending asynchronous cleanup runs, so this is
+   * the last chance for synchronous cleanup such as `unlinkSync` of a temp file. The signal is
+   * raised again even if it throws.
+   * @default undefined
+   */
+  onForce?: (signal: NodeJS.Signals) => void;
 }
 
 /** What {@link shutdownSignal} returns. Use it with `using`, or call `dispose()` when done. */
@@ -31,16 +39,18 @@ const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP']);
  *
  * A second signal means "now": the listeners are removed and that signal is raised again, so the
  * process dies of it as if nobody had listened (a shell reports 130 for SIGINT, 143 for SIGTERM).
- * Other listeners for the same signal elsewhere in the process keep it alive, as Node does.
+ * Other listeners for the same signal elsewhere in the process keep it alive, as Node does. Just
+ * before, `options.onForce` is called, for the cleanup that cannot wait.
  *
  * While the listeners are attached, the signals no longer kill the process by themselves, so call
  * `dispose()` (or declare it with `using`) once the work is done. The listeners do not keep the
  * process alive. After `dispose()`, `signal` never aborts.
  *
- * @param options Which signals to listen for. See {@link ShutdownSignalOptions}.
+ * @param options Which signals to listen for, and what to do before a second one ends the process.
+ *   See {@link ShutdownSignalOptions}.
  * @returns A {@link ShutdownSignal}: the `signal` to pass on, and `dispose()`.
  * @throws {TypeError} When `options.signals` is not a non-empty array of signal names Node can
- *   listen for.
+ *   listen for, or `options.onForce` is not a function.
  *
  * @example Stop a long job when the process is told to
  * ```ts
@@ -68,6 +78,7 @@ const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP']);
 export function shutdownSignal(options?: ShutdownSignalOptions): ShutdownSignal {
   const opts = check.options(WHERE, options);
   const signals = opts.signals === undefined ? (['SIGINT', 'SIGTERM'] as const) : signalNames(opts.signals);
+  const onForce = opts.onForce === undefined ? undefined : check.func<(signal: NodeJS.Signals) => void>(WHERE, 'options.onForce', opts.onForce);
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals): void => {
     if (!controller.signal.aborted) {
@@ -76,7 +87,11 @@ export function shutdownSignal(options?: ShutdownSignalOptions): ShutdownSignal 
     }
     // Without our listeners the signal's default action is back, so raising it again ends the process.
     dispose();
-    process.kill(process.pid, name);
+    try {
+      onForce?.(name);
+    } finally {
+      process.kill(process.pid, name);
+    }
   };
   const listeners = [...new Set(signals)].map((name) => [name, () => onSignal(name)] as const);
   for (const [name, listener] of listeners) process.on(name, listener);

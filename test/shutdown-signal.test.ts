@@ -128,3 +128,32 @@ t.test('shutdownSignal() validates its options', async (t) => {
   t.throws(() => shutdownSignal(5 as never), TypeError);
   t.equal(process.listenerCount('SIGINT'), before, 'a refused call attaches nothing');
 });
+
+t.test('shutdownSignal() calls options.onForce with the second signal, just before raising it again', async (t) => {
+  await withoutKill(async (calls) => {
+    const forced: unknown[] = [];
+    const shutdown = shutdownSignal({
+      signals: ['SIGWINCH'],
+      onForce: (name) => forced.push([name, process.listenerCount('SIGWINCH'), calls.length]),
+    });
+    process.emit('SIGWINCH');
+    t.same(forced, [], 'not on the first signal');
+    process.emit('SIGWINCH');
+    t.same(forced, [['SIGWINCH', 0, 0]], 'once, after the listeners are removed and before the kill');
+    t.same(calls, [[process.pid, 'SIGWINCH']]);
+    shutdown.dispose();
+  });
+  await withoutKill(async (calls) => {
+    const boom = new Error('boom');
+    shutdownSignal({
+      signals: ['SIGWINCH'],
+      onForce: () => {
+        throw boom;
+      },
+    });
+    process.emit('SIGWINCH');
+    t.throws(() => process.emit('SIGWINCH'), boom);
+    t.same(calls, [[process.pid, 'SIGWINCH']], 'the signal is raised again even if onForce throws');
+  });
+  t.throws(() => shutdownSignal({ onForce: 1 as never }), new TypeError('shutdownSignal(): options.onForce must be a function, got 1 (number)'));
+});

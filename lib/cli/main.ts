@@ -40,7 +40,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  const shutdown = shutdownSignal();
+  let dest: Destination | undefined;
+  // A second Ctrl-C kills the process at once: only synchronous cleanup gets to run.
+  const shutdown = shutdownSignal({ onForce: () => dest?.discardNow() });
   const skips = options.skipErrors ? new Skips() : undefined;
   const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0 };
   const context: Context = { program, options, shutdown: shutdown.signal, skips, totals };
@@ -51,7 +53,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // --in-place: one run per file, each into its own temp file.
     const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.output }];
     for (const job of jobs) {
-      const dest = job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
+      dest = job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
       await runJob(job.inputs, dest, context);
     }
     return EXIT_OK;
