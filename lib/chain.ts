@@ -1,13 +1,28 @@
 import { Duplex } from 'node:stream';
 import { Composed } from './internal/compose.js';
 import { Engine, Many, type StageContext, type Step } from './internal/engine.js';
-import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { bindSignal, poolOptions, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { isNodeStream } from './internal/streams.js';
-import type { TypedDuplex } from './internal/types.js';
+import type { OnError, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
 /** Options for {@link chain}. */
-export interface ChainOptions extends StageOptions {}
+export interface ChainOptions<I = unknown, O = unknown> extends StageOptions {
+  /**
+   * How many items run through the chain's fused functions at once (an integer >= 1): with more than
+   * one, async functions overlap, as in {@link parallel}. @default 1
+   */
+  concurrency?: number;
+  /** With `concurrency` > 1: outputs in input order; `false` passes them on as items finish. @default true */
+  ordered?: boolean;
+  /**
+   * What to do when a fused function throws or rejects for an item: `'fail'` destroys the chain with
+   * that error, `'skip'` drops the item, a function's return value is passed on instead (`undefined`
+   * drops it). Items fused into a `split()` fail with a {@link LineError} naming the line.
+   * @default 'fail'
+   */
+  onError?: OnError<I, O>;
+}
 
 /** What a function stage may return for items of type `O`. */
 export type StageResult<O> =
@@ -122,17 +137,27 @@ export function chain<A, B, C, D, E, F, G, H>(
 export function chain(stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[], options?: ChainOptions): Duplex;
 export function chain(stages: readonly unknown[], options?: ChainOptions): Duplex {
   if (!Array.isArray(stages)) check.invalid('chain()', 'stages', 'an array', stages);
-  const opts = stageOptions('chain()', check.options('chain()', options));
-  const inner = { ...opts, signal: undefined };
+  const given = check.options('chain()', options);
+  const opts = stageOptions('chain()', given);
+  const pool = poolOptions('chain()', given, 1);
+  const inner = { ...opts, ...pool, signal: undefined };
   const streams: Duplex[] = [];
   let steps: Step[] = [];
   const flush = (): void => {
-    if (steps.length > 0) streams.push(new Engine(steps, inner));
+    if (steps.length === 0) return;
+    // Functions right after a split() run inside it, per line (see the doc).
+    const before = streams[streams.length - 1];
+    if (!(before instanceof Engine && before.absorb(steps, pool))) streams.push(new Engine(steps, inner));
     steps = [];
   };
   stages.forEach((stage, i) => {
     if (typeof stage === 'function') {
       steps.push({ kind: 'map', fn: stage as Step['fn'] });
+      return;
+    }
+    const fusible = stage instanceof Engine ? stage.fusible() : undefined;
+    if (fusible !== undefined) {
+      steps.push(...fusible);
       return;
     }
     flush();
@@ -153,7 +178,7 @@ export function chain(stages: readonly unknown[], options?: ChainOptions): Duple
     }
   });
   flush();
-  if (streams.length === 0) return new Engine([], opts);
+  if (streams.length === 0) return new Engine([], inner);
   if (streams.length === 1) {
     const only = streams[0]!;
     bindSignal(only, opts.signal);

@@ -406,12 +406,14 @@ t.test('parallel() refuses an ordered that is not a boolean', async (t) => {
   t.match((err as Error).message, /^parallel\(\): options.ordered must be a boolean, got "yes" \(string\)$/);
 });
 
-t.test('parallel() refuses a timeout that is not a finite number > 0', async (t) => {
+t.test('parallel() refuses a timeout that is not a number of milliseconds > 0 that setTimeout keeps', async (t) => {
   const zero = thrown(() => parallel(async (n: number) => n, { timeout: 0 }));
   t.ok(zero instanceof RangeError);
-  t.match((zero as Error).message, /^parallel\(\): options.timeout must be a finite number > 0, got 0 \(number\)$/);
+  t.match((zero as Error).message, /^parallel\(\): options.timeout must be a number of milliseconds > 0 and <= 2147483647, got 0 \(number\)$/);
   const infinite = thrown(() => parallel(async (n: number) => n, { timeout: Infinity }));
   t.ok(infinite instanceof RangeError);
+  // setTimeout would fire such a timer after 1 ms.
+  t.ok(thrown(() => parallel(async (n: number) => n, { timeout: 2 ** 31 })) instanceof RangeError);
 });
 
 t.test('parallel() refuses an onError that is not fail, skip or a function', async (t) => {

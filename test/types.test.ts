@@ -109,7 +109,7 @@ function typeLevelOnly(): void {
   expectType<Equal<Items<typeof guard>, [unknown, string]>>(true);
   const pool = parallel(async (n: number) => (n > 0 ? `${n}` : undefined));
   expectType<Equal<Items<typeof pool>, [number, string]>>(true);
-  expectType<Equal<typeof pool, TypedDuplex<number, string> & Parallel>>(true);
+  expectType<Equal<typeof pool, Parallel<number, string>>>(true);
   const firstFive = take<bigint>(5);
   expectType<Equal<Items<typeof firstFive>, [bigint, bigint]>>(true);
   const rest = skip<Date>(1);

@@ -1,59 +1,59 @@
-import type { StageContext, StepFn, StepKind } from './engine.js';
+import type { Quick, StageContext, StepFn } from './steps.js';
+import { SLOW } from './steps.js';
 
 type Pending = Promise<void> | undefined;
 
-export interface FuseHooks {
-  /** Step `at` gave something other than one plain value (a promise, `many()`, a generator, an iterable). */
-  slow(at: number, result: unknown, input: unknown): Pending;
-  /** The last step's value, to be pushed. */
-  emit(value: unknown): undefined;
-  /** Whether an object result is just a value (see engine.ts). */
-  plain(value: object): boolean;
+/** Whether stages generate their synchronous path as code (see {@link fuse}). Tests and bench/ turn it off to run the loop. */
+export const codegen = { enabled: true };
+
+/** The steps of one stage, unpacked into parallel arrays. */
+export interface FusedSteps<L> {
+  fns: readonly StepFn[];
+  rules: readonly Quick[];
+  /** Per step: a context object reused for a function that declares no second parameter, else undefined. */
+  shared: readonly (StageContext | undefined)[];
+  /** Per step: calls so far (the next `ctx.index`). */
+  counts: number[];
+  signal: AbortSignal;
+  /** Set `ctx.line` from the lane (functions fused into a split). */
+  located: boolean;
+  /** Step `at` gave something its quick rule cannot settle: the engine's general path takes over. */
+  slow(at: number, result: unknown, input: unknown, lane: L): Pending;
+  /** The last step's value, to be passed on. */
+  emit(value: unknown, lane: L): Pending;
 }
 
 /**
- * Writes the synchronous path through `fns` as one straight-line function, with one call site per
- * step. V8 then sees each call site call one function only and can inline it, as it does in a
- * hand-written `f5(f4(f3(f2(f1(x)))))`; a loop over the steps has a single call site that sees them
- * all and inlines none. Anything that is not a plain synchronous value leaves through `hooks.slow`,
- * to the general path. Returns `undefined` where code cannot be generated from strings (Node's
+ * Writes the synchronous path through the steps as one straight-line function, with one call site
+ * per step and per rule. V8 then sees each call site call one function only and can inline it, as it
+ * does in a hand-written `f5(f4(f3(f2(f1(x)))))`; a loop over the steps has a single call site that
+ * sees them all and inlines none. The rules themselves are not in the text: each step calls its
+ * kind's function from steps.ts, so the loop and this path cannot disagree. Returns `undefined` when
+ * turned off or where code cannot be generated from strings (Node's
  * `--disallow-code-generation-from-strings`): the engine then runs its loop.
  */
-export function fuse(
-  fns: readonly StepFn[],
-  kinds: readonly StepKind[],
-  shared: readonly (StageContext | undefined)[],
-  counts: number[],
-  signal: AbortSignal,
-  hooks: FuseHooks,
-): ((value: unknown) => Pending) | undefined {
-  const body = ['if (v === undefined || v === null) return undefined;', 'let r, c;'];
-  let last = 'return emit(v);';
-  for (let i = 0; i < kinds.length; i++) {
-    body.push(shared[i] === undefined ? `c = { signal, index: counts[${i}]++ };` : `c = s${i}; c.index = counts[${i}]++;`);
-    body.push(`r = f${i}(v, c);`);
-    if (kinds[i] === 'flatMap') {
-      // Its items go on one at a time, through the general path.
-      last = `return slow(${i}, r, v);`;
-      break;
-    }
-    if (kinds[i] === 'map') {
-      body.push(
-        'if (r === undefined || r === null) return undefined;',
-        `if (typeof r === 'object' && !plain(r)) return slow(${i}, r, v);`,
-        'v = r;',
-      );
-    } else {
-      body.push(`if (typeof r === 'object' && r !== null && typeof r.then === 'function') return slow(${i}, r, v);`, 'if (!r) return undefined;');
-    }
+export function fuse<L extends { line: number | undefined }>(s: FusedSteps<L>): ((value: unknown, lane: L) => Pending) | undefined {
+  if (!codegen.enabled) return undefined;
+  const body = ['if (v === undefined || v === null) return undefined;', 'let r, n, c;'];
+  for (let i = 0; i < s.fns.length; i++) {
+    body.push(
+      s.shared[i] === undefined ? `c = { signal, index: counts[${i}]++${s.located ? ', line: lane.line' : ''} };` : `c = s${i}; c.index = counts[${i}]++;`,
+      s.located && s.shared[i] !== undefined ? 'c.line = lane.line;' : '',
+      `r = f${i}(v, c);`,
+      `n = k${i}(r, v);`,
+      `if (n === SLOW) return slow(${i}, r, v, lane);`,
+      'if (n === undefined) return undefined;',
+      'v = n;',
+    );
   }
-  body.push(last);
-  const names = [...fns.map((_, i) => `f${i}`), ...shared.map((_, i) => `s${i}`), 'counts', 'signal', 'slow', 'emit', 'plain'];
-  let factory: (...args: unknown[]) => (value: unknown) => Pending;
+  body.push('return emit(v, lane);');
+  const indices = s.fns.map((_, i) => i);
+  const names = [...indices.map((i) => `f${i}`), ...indices.map((i) => `k${i}`), ...indices.map((i) => `s${i}`), 'counts', 'signal', 'SLOW', 'slow', 'emit'];
+  let factory: (...args: unknown[]) => (value: unknown, lane: L) => Pending;
   try {
-    factory = new Function(...names, `return function fused(v) {\n${body.join('\n')}\n};`) as typeof factory;
+    factory = new Function(...names, `return function fused(v, lane) {\n${body.filter(Boolean).join('\n')}\n};`) as typeof factory;
   } catch {
     return undefined;
   }
-  return factory(...fns, ...shared, counts, signal, hooks.slow, hooks.emit, hooks.plain);
+  return factory(...s.fns, ...s.rules, ...s.shared, s.counts, s.signal, SLOW, s.slow, s.emit);
 }

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { OnError } from './types.js';
 import * as check from './validate.js';
 
 /** Options every sluice stage takes. */
@@ -44,6 +45,24 @@ export function stageOptions(where: string, opts: StageOptions): ResolvedStageOp
   };
 }
 
+/** How a stage runs its functions: see `chain()`'s and `parallel()`'s options. */
+export interface PoolOptions<I = unknown, O = unknown> {
+  concurrency?: number;
+  ordered?: boolean;
+  onError?: OnError<I, O>;
+}
+
+/** Validates {@link PoolOptions}; `concurrency` defaults to `defaultConcurrency`. */
+export function poolOptions<I, O>(where: string, opts: PoolOptions<I, O>, defaultConcurrency: number): { concurrency: number; ordered: boolean; onError: OnError<unknown, unknown> } {
+  const onError = opts.onError ?? 'fail';
+  if (typeof onError !== 'function') check.oneOf(where, 'options.onError', onError, ['fail', 'skip'] as const);
+  return {
+    concurrency: opts.concurrency === undefined ? defaultConcurrency : check.integer(where, 'options.concurrency', opts.concurrency, 1),
+    ordered: opts.ordered === undefined ? true : check.boolean(where, 'options.ordered', opts.ordered),
+    onError: onError as OnError<unknown, unknown>,
+  };
+}
+
 /**
  * Destroys `stream` with `signal.reason` (unchanged, unlike `addAbortSignal`, which wraps it) when the
  * signal aborts. The listener is removed when the stream closes.
@@ -64,5 +83,28 @@ export function bindSignal(stream: Readable | Writable, signal: AbortSignal | un
 
 /** The reason a stage's own signal aborts with: the error that destroyed it, or an AbortError. */
 export function destroyReason(error: Error | null): unknown {
-  return error ?? new DOMException('The stage was destroyed', 'AbortError');
+  return error === null ? new DOMException('The stage was destroyed', 'AbortError') : thrownValue(error);
+}
+
+/**
+ * A falsy thrown value (`throw undefined`, `0`, `''`, `false`, `null`) on its way through Node's
+ * stream machinery, which reads a falsy error as success. `pipeline` rejects with `value` itself.
+ */
+export class Thrown extends Error {
+  readonly value: unknown;
+
+  constructor(value: unknown) {
+    super(`a function threw ${typeof value === 'string' ? '""' : String(value)}`);
+    this.value = value;
+  }
+}
+
+/** Destroys `stream` with what a function threw or rejected with, falsy values included. */
+export function failWith(stream: Readable | Writable, error: unknown): void {
+  stream.destroy(error ? (error as Error) : new Thrown(error));
+}
+
+/** The value a stage failed with: a {@link Thrown} wrapper unwrapped. */
+export function thrownValue(error: unknown): unknown {
+  return error instanceof Thrown ? error.value : error;
 }

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
-import type { Many } from './engine.js';
+import type { Many } from './steps.js';
 
-declare const itemTypes: unique symbol;
+/** A key that exists for TypeScript only: the item types a stage takes and gives. */
+export declare const itemTypes: unique symbol;
 
 /**
  * A Node Duplex that also records, for TypeScript only, the item types it takes and gives. Every
@@ -24,3 +25,10 @@ export type Output<R> = R extends PromiseLike<infer U>
 
 /** What `flatMap` accepts from its function, per item. */
 export type Flattenable<T> = Iterable<T> | AsyncIterable<T> | null | undefined;
+
+/**
+ * What to do with an item whose function failed. `'fail'`: the first error destroys the stage (every
+ * in-flight call's `signal` aborts) and comes out of `pipeline` unchanged. `'skip'`: drop the item and
+ * count it in `skipped`. A function: its return value is passed on instead (`undefined` drops it).
+ */
+export type OnError<I, O> = 'fail' | 'skip' | ((error: unknown, item: I) => O | undefined);

@@ -1,3 +1,5 @@
+import { MAX_DELAY } from './timers.js';
+
 // Argument checks run when a stage is created. Messages name the option's full path and echo the value:
 //   RangeError: parallel(): options.concurrency must be an integer >= 1, got 0 (number)
 
@@ -37,9 +39,22 @@ export function number(where: string, name: string, value: unknown, min: number,
   return value;
 }
 
+/** `value` is a delay in milliseconds that `setTimeout` keeps: a finite number > 0 (>= 0 when `zero`), at most 2^31 - 1. */
+export function delay(where: string, name: string, value: unknown, zero = false): number {
+  const must = `a number of milliseconds ${zero ? '>=' : '>'} 0 and <= ${MAX_DELAY}`;
+  if (typeof value !== 'number') fail(TypeError, where, name, must, value);
+  if (!(zero ? value >= 0 : value > 0) || value > MAX_DELAY) fail(RangeError, where, name, must, value);
+  return value;
+}
+
 export function func<F extends Function>(where: string, name: string, value: unknown): F {
   if (typeof value !== 'function') fail(TypeError, where, name, 'a function', value);
   return value as F;
+}
+
+export function string(where: string, name: string, value: unknown): string {
+  if (typeof value !== 'string') fail(TypeError, where, name, 'a string', value);
+  return value;
 }
 
 export function boolean(where: string, name: string, value: unknown): boolean {
