@@ -1,4 +1,5 @@
 // How the command fails, and the exit status each failure maps to.
+import { LineError, LineTooLongError } from '../index.js';
 
 /** A bad command line: exit status 2, with a hint to `--help`. */
 export class UsageError extends Error {}
@@ -7,17 +8,12 @@ export class UsageError extends Error {}
 export class RunError extends Error {}
 
 /**
- * A line of input whose expression failed in a stage that runs after `split()`. Inside `split()`
- * the library's own `LineError` says the same, with the byte offset.
+ * An expression that runs after --batch, --rate or --take failed: the line it came from is no longer
+ * known there, so the message names the flag and the expression.
  */
-export class LineFailure extends Error {
-  readonly file: string;
-  readonly line: number;
-
-  constructor(file: string, line: number, cause: unknown) {
-    super(`${file}:${line}: ${describe(cause)}`, { cause });
-    this.file = file;
-    this.line = line;
+export class ExprError extends Error {
+  constructor(flag: string, source: string, cause: unknown) {
+    super(`${flag} ${JSON.stringify(source)}: ${describe(cause)}`, { cause });
   }
 }
 
@@ -41,22 +37,14 @@ export function describe(cause: unknown): string {
 }
 
 /**
- * The one-line message for an error that names a line of input: `FILE:LINE: cause`. split()'s
- * input errors carry `line`, `offset` and a settable `file`: a `LineError`'s `cause` is what the
- * expression (or `JSON.parse`) threw; a `LineTooLongError` is what binary input without newlines
- * ends in. (The CLI does not ask split() for `fatal` UTF-8 checks, so no `InvalidUtf8Error`.)
+ * The one-line message for an error that names a line of input: `FILE:LINE: cause`. A `LineError`'s
+ * `cause` is what an expression (or `JSON.parse`) threw; a `LineTooLongError` is what binary input
+ * without newlines ends in. (The CLI does not ask split() for `fatal` UTF-8 checks.)
  */
 export function lineMessage(err: unknown): string | undefined {
-  if (err instanceof LineFailure) return err.message;
-  const e = err as { line?: unknown; file?: unknown; offset?: unknown; code?: unknown; cause?: unknown; maxLength?: unknown } | null;
-  if (e === null || typeof e !== 'object' || typeof e.line !== 'number' || typeof e.file !== 'string') return undefined;
-  const where = `${e.file}:${e.line}`;
-  switch (e.code) {
-    case 'ERR_SLUICE_LINE':
-      return `${where}: ${describe(e.cause)}`;
-    case 'ERR_SLUICE_LINE_TOO_LONG':
-      return `${where}: the line is longer than ${String(e.maxLength)} bytes (it starts at byte ${String(e.offset)}); is this a text file?`;
-    default:
-      return `${where}: ${describe(err)}`;
+  if (err instanceof LineError) return `${err.file ?? '<input>'}:${err.line}: ${describe(err.cause)}`;
+  if (err instanceof LineTooLongError) {
+    return `${err.file ?? '<input>'}:${err.line}: the line is longer than ${err.maxLength} bytes (it starts at byte ${err.offset}); is this a text file?`;
   }
+  return undefined;
 }

@@ -2,7 +2,7 @@
 // line numbers count per file and a file's last line never runs into the next file's first.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { pipeline, split, type Split } from '../index.js';
 import { reason, RunError } from './errors.js';
 
@@ -36,27 +36,28 @@ export async function checkInputs(names: readonly string[]): Promise<Input[]> {
   );
 }
 
-/** A per-line function run inside split() (its `map`): the leading stages of the program. */
-export type LineFn = (line: string, lineNumber: number, input: Input) => unknown;
+/** The per-line stages of one input: its split() (which counts lines) and the stage to pipe the input into. */
+export type LineStages = (input: Input) => { split: Split<unknown>; stage: Duplex };
 
 /**
- * What `perLine` makes of the lines of every input in turn (undefined: nothing). Backpressure is
- * passed on: a file's split() is paused while this stream's buffer is full. An error names the
- * input: a read error as `path: reason`, a split() error gets its `file` set.
+ * What the per-line stages make of the lines of every input in turn. Backpressure is passed on: an
+ * input's stage is paused while this stream's buffer is full. A read error names the input
+ * (`path: reason`); the stages' own errors already do (split's `name`).
  */
 export class Lines extends Readable {
   readonly #inputs: readonly Input[];
-  readonly #perLine: LineFn;
+  readonly #make: LineStages;
   #index = -1;
   #source: (Readable & { bytesRead?: number }) | undefined;
   #split: Split<unknown> | undefined;
+  #stage: Duplex | undefined;
   #doneBytes = 0;
   #doneLines = 0;
 
-  constructor(inputs: readonly Input[], perLine: LineFn) {
+  constructor(inputs: readonly Input[], make: LineStages) {
     super({ objectMode: true, highWaterMark: 16 });
     this.#inputs = inputs;
-    this.#perLine = perLine;
+    this.#make = make;
   }
 
   /** Bytes read so far, over all inputs. */
@@ -76,11 +77,11 @@ export class Lines extends Readable {
   }
 
   override _read(): void {
-    this.#split?.resume();
+    this.#stage?.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#split?.destroy();
+    this.#stage?.destroy();
     this.#source?.destroy();
     callback(error);
   }
@@ -91,37 +92,33 @@ export class Lines extends Readable {
       this.#doneBytes = this.bytesRead;
       this.#doneLines += this.#split.lines;
     }
-    this.#source = this.#split = undefined;
+    this.#source = this.#split = this.#stage = undefined;
     const input = this.#inputs[++this.#index];
     if (input === undefined) {
       this.push(null);
       return;
     }
-    const perLine = this.#perLine;
     const source: Readable = input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark: CHUNK });
-    const lines = split<unknown>({ map: (line, n) => perLine(line, n, input) });
+    const { split, stage } = this.#make(input);
     this.#source = source;
-    this.#split = lines;
-    lines.on('data', (item: unknown) => {
-      if (!this.push(item)) lines.pause();
+    this.#split = split;
+    this.#stage = stage;
+    stage.on('data', (item: unknown) => {
+      if (!this.push(item)) stage.pause();
     });
-    // Next file once this one's lines have all been passed on ('end') and its pipeline has closed.
+    // Next input once this one's items have all been passed on ('end') and its pipeline has closed.
     let steps = 0;
     const step = (): void => {
       if (++steps === 2) this.#next();
     };
-    lines.once('end', step);
-    pipeline(source, lines).then(step, (err: unknown) => this.destroy(located(err, input)));
+    stage.once('end', step);
+    pipeline(source, stage).then(step, (err: unknown) => this.destroy(located(err, input)));
   }
 }
 
+/** A read error as `path: reason`; anything else (split's errors name their input already) as it is. */
 function located(err: unknown, input: Input): Error {
-  const e = err as { file?: unknown; line?: unknown; code?: unknown; syscall?: unknown } | null;
-  // split()'s input errors (LineError, LineTooLongError, InvalidUtf8Error) have a settable `file`.
-  if (e !== null && typeof e === 'object' && typeof e.line === 'number' && String(e.code).startsWith('ERR_SLUICE_')) {
-    e.file = input.label;
-    return err as Error;
-  }
+  const e = err as { syscall?: unknown } | null;
   if (e !== null && typeof e === 'object' && typeof e.syscall === 'string') return new RunError(`${input.label}: ${reason(err)}`);
   return err as Error;
 }

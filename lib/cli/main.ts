@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pipeline, shutdownSignal, ShutdownError } from '../index.js';
 import { HELP, parseCli, version, type CliOptions } from './args.js';
-import { RunError, UsageError, describe, lineMessage } from './errors.js';
+import { ExprError, RunError, UsageError, describe, lineMessage } from './errors.js';
 import { checkInputs, Lines, type Input } from './inputs.js';
 import { fileDestination, LineWriter, stdoutDestination, type Destination } from './output.js';
 import { compileProgram, Skips, type Program } from './program.js';
@@ -93,15 +93,15 @@ interface Context {
 async function runJob(inputs: Input[], dest: Destination, { program, options, shutdown, skips, totals }: Context): Promise<void> {
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
   const signal = AbortSignal.any([shutdown, dest.failed]);
-  const run = program.build(signal, skips);
-  const lines = new Lines(inputs, run.perLine);
-  const writer = new LineWriter(dest, run.toText, run.atEnd);
+  const run = program.build(skips, describeFailure);
+  const lines = new Lines(inputs, run.lines);
+  const writer = new LineWriter(dest, run.atEnd);
   const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && run.atEnd === undefined;
   const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
     ? startProgress({ stream: process.stderr, total: inputs.reduce((sum, i) => sum + i.size!, 0), done: () => lines.bytesRead, color: colorAllowed() })
     : undefined;
   try {
-    await pipeline(lines, ...run.stages, writer, { signal });
+    await pipeline(lines, ...run.later, writer, { signal });
     progress?.stop();
     await dest.commit();
   } catch (err) {
@@ -120,11 +120,13 @@ function failure(err: unknown): number {
   if (err instanceof ShutdownError) return 128 + (constants.signals[err.signal] ?? 0);
   // The reader went away (`… | head -1`): it has what it wanted; that is not a failure.
   if ((err as { code?: unknown } | null)?.code === 'EPIPE') return EXIT_OK;
-  const where = lineMessage(err);
-  if (where !== undefined) note(where);
-  else if (err instanceof RunError) note(err.message);
-  else note(describe(err));
+  note(describeFailure(err));
   return EXIT_FAILURE;
+}
+
+/** What a failure says on stderr: `FILE:LINE: cause` for a line of input, the message for what is not a bug. */
+function describeFailure(err: unknown): string {
+  return lineMessage(err) ?? (err instanceof RunError || err instanceof ExprError ? err.message : describe(err));
 }
 
 /** Exits once stdout and stderr have handed everything to the OS (pipes are asynchronous). */

@@ -215,25 +215,22 @@ async function directDestination(path: string): Promise<Destination> {
 const FLUSH_AT = 64 * 1024;
 
 /**
- * The last stage: each item becomes a line (`toText` returns its text, or undefined for no line).
- * Lines are gathered into writes of up to ~64 KiB, handed over once the current burst of input has
+ * The last stage: each item (a string) becomes a line. Lines are gathered into writes of up to ~64 KiB, handed over once the current burst of input has
  * been processed (`setImmediate`), so that `tail -f | sluice` shows lines at once. A write the
  * destination cannot take holds the stage until it drains. Destroyed (an error elsewhere, an
  * interrupt), it still writes the whole lines it holds.
  */
 export class LineWriter extends Writable {
   readonly #dest: Destination;
-  readonly #toText: (item: unknown) => string | undefined;
   readonly #atEnd: (() => string[]) | undefined;
   #pending = '';
   #lines = 0;
   #soon: NodeJS.Immediate | undefined;
 
   /** `atEnd`: lines to write once every item has been written (--count-by's result). */
-  constructor(dest: Destination, toText: (item: unknown) => string | undefined, atEnd?: () => string[]) {
+  constructor(dest: Destination, atEnd?: () => string[]) {
     super({ objectMode: true, highWaterMark: 16 });
     this.#dest = dest;
-    this.#toText = toText;
     this.#atEnd = atEnd;
   }
 
@@ -242,18 +239,9 @@ export class LineWriter extends Writable {
     return this.#lines;
   }
 
-  override _write(item: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    let text: string | undefined;
-    try {
-      text = this.#toText(item);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    if (text !== undefined) {
-      this.#pending += text + '\n';
-      this.#lines++;
-    }
+  override _write(text: string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#pending += text + '\n';
+    this.#lines++;
     if (this.#pending.length >= FLUSH_AT) {
       this.#flush(callback);
       return;
