@@ -107,9 +107,12 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
     return this.#splitter.lines;
   }
 
-  /** Lines dropped because they were longer than `maxLength` (with `skipOverflow: true`). */
+  /**
+   * Lines dropped because they were longer than `maxLength` (with `skipOverflow: true`) or because a
+   * function fused into this split failed on them (with `onError: 'skip'`, see `chain()`).
+   */
   override get skipped(): number {
-    return this.#splitter.skipped;
+    return this.#splitter.skipped + super.skipped;
   }
 
   // Writable throws on a null chunk; route it to the callback like any other chunk it cannot take.

@@ -11,6 +11,7 @@ import { parallel } from '../lib/parallel.js';
 import { pipeline } from '../lib/pipeline.js';
 import { take } from '../lib/take.js';
 import { toArray } from '../lib/to-array.js';
+import { codegen } from '../lib/internal/fuse.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { drain, endless, rejection } from './fixtures/helpers.js';
 
@@ -56,8 +57,13 @@ const stageSpec = fc.record({
 const passThrough = (): PassThrough => new PassThrough({ objectMode: true, highWaterMark: 2 });
 type AnyChain = (stages: readonly unknown[], options?: { highWaterMark?: number }) => Duplex;
 
-t.test('chain() over random functions equals composing them on the array', async (t) => {
-  await fc.assert(
+for (const generated of [true, false]) {
+  t.test(`chain() over random functions equals composing them on the array (${generated ? 'generated path' : 'loop'})`, async (t) => {
+    codegen.enabled = generated;
+    t.teardown(() => {
+      codegen.enabled = true;
+    });
+    await fc.assert(
     fc.asyncProperty(
       fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 30 }),
       fc.array(fc.tuple(stageSpec, fc.boolean()), { minLength: 1, maxLength: 6 }),
@@ -74,6 +80,7 @@ t.test('chain() over random functions equals composing them on the array', async
   );
   t.pass('held for every run');
 });
+}
 
 t.test('pipeline() rejects with the exact error thrown at a random item of a random stage and leaves nothing behind', async (t) => {
   await fc.assert(

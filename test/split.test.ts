@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { setImmediate as tick } from 'node:timers/promises';
 import { InvalidChunkError, InvalidUtf8Error, LineError, LineTooLongError, SluiceError } from '../lib/errors.js';
 import { split, Split, type SplitOptions } from '../lib/split.js';
+import { chain } from '../lib/chain.js';
+import { toArray } from '../lib/to-array.js';
 import { AsciiScanner, completeEnd, firstInvalid } from '../lib/internal/utf8.js';
 
 type Chunk = string | Uint8Array;
@@ -255,6 +257,73 @@ t.test('split() fails with LineError when map throws, keeping the error as cause
     t.equal(err.cause, boom);
     t.same(seen, [1, 2]);
   }
+});
+
+t.test('split() names its input in the errors it raises with options.name', async (t) => {
+  const long = await failure(lines(['ok\nmuch too long\n'], { maxLength: 4, name: 'access.log' }));
+  t.ok(long instanceof LineTooLongError);
+  t.match(long, { file: 'access.log', line: 2, offset: 3, message: 'access.log:2 (byte offset 3) is longer than maxLength (4 bytes)' });
+  const mapped = await failure(lines(['a\nb\n'], { name: 'x.txt', map: (line) => (line === 'b' ? JSON.parse(line) : line) }));
+  t.ok(mapped instanceof LineError);
+  t.match(mapped, { file: 'x.txt', line: 2, offset: 2 });
+  t.match(mapped.message, /^x\.txt:2: /);
+  t.throws(() => split({ name: 5 as never }), new TypeError('split(): options.name must be a string, got 5 (number)'));
+});
+
+t.test('chain() runs the functions after a split() inside it, per line, with ctx.line', async (t) => {
+  const head = split({ name: 'in' });
+  const seen: [string, number | undefined][] = [];
+  const c = chain([head, (line: string, ctx) => {
+    seen.push([line, ctx.line]);
+    return line.toUpperCase();
+  }, async (line: string) => `${line}!`, function* (line: string) {
+    yield line;
+    yield line.length;
+  }]);
+  t.equal(c, head, 'the functions were fused into the split itself');
+  t.same(await toArray(['a\nbb\r\n', 'c'], c), ['A!', 2, 'BB!', 3, 'C!', 2]);
+  t.same(seen, [['a', 1], ['bb', 2], ['c', 3]]);
+  t.equal(head.lines, 3);
+});
+
+t.test('chain() turns an error of a function fused into a split() into a LineError naming the line', async (t) => {
+  for (const fn of [
+    (line: string) => JSON.parse(line) as unknown,
+    async (line: string) => JSON.parse(line) as unknown,
+    function* (line: string) {
+      yield JSON.parse(line) as unknown;
+    },
+  ]) {
+    const err = await failure(toArray(['1\n2\n{x\n4\n'], chain([split({ name: 'data.ndjson' }), fn])));
+    t.ok(err instanceof LineError);
+    t.match(err, { code: 'ERR_SLUICE_LINE', file: 'data.ndjson', line: 3, offset: 4 });
+    t.ok(err.cause instanceof SyntaxError);
+    t.match(err.message, /^data\.ndjson:3: Expected property name/);
+  }
+});
+
+t.test('chain() runs a split()\'s lines through async functions concurrently, in order, skipping failures', async (t) => {
+  let running = 0;
+  let most = 0;
+  const c = chain([split(), async (line: string) => {
+    most = Math.max(most, ++running);
+    await tick();
+    running--;
+    if (line === 'bad') throw new Error('bad line');
+    return Number(line);
+  }], { concurrency: 3, onError: 'skip' });
+  t.same(await toArray(['1\n2\nbad\n3\n4\n5\n'], c), [1, 2, 3, 4, 5]);
+  t.equal(most, 3);
+  t.equal((c as unknown as Split).skipped, 1);
+});
+
+t.test('split() joins a surrogate pair cut between two string chunks', async (t) => {
+  const text = 'a😀b\nc';
+  const cut = text.indexOf('😀') + 1; // between the two halves of the pair
+  t.same(await lines([text.slice(0, cut), text.slice(cut)]), ['a😀b', 'c']);
+  t.same(await lines([text.slice(0, cut), text.slice(cut)], { separator: /\n/ }), ['a😀b', 'c']);
+  // A lone half at the very end is what it is: U+FFFD, as TextEncoder gives.
+  t.same(await lines(['x\uD83D']), ['x\uFFFD']);
 });
 
 // ---- UTF-8 ----------------------------------------------------------------------------------------
