@@ -6,6 +6,20 @@
  * @module
  */
 
+/** Every `code` a {@link SluiceError} can have: stable, to branch on. */
+export type SluiceErrorCode =
+  | 'ERR_SLUICE_LINE_TOO_LONG'
+  | 'ERR_SLUICE_INVALID_UTF8'
+  | 'ERR_SLUICE_LINE'
+  | 'ERR_SLUICE_TIMEOUT'
+  | 'ERR_SLUICE_INVALID_CHUNK'
+  | 'ERR_SLUICE_SHUTDOWN'
+  | 'ERR_SLUICE_CLOSED_EARLY'
+  | 'ERR_SLUICE_LEAK';
+
+/** Marks sluice's errors, so that one that must also be a TypeError (InvalidChunkError) is a SluiceError too. */
+const SLUICE: unique symbol = Symbol.for('sluice.error');
+
 /** Options accepted by every {@link SluiceError} constructor. */
 export interface SluiceErrorOptions {
   /** The error this one wraps, if any. */
@@ -25,16 +39,27 @@ export interface SluiceErrorOptions {
  */
 export class SluiceError extends Error {
   /** A stable string to branch on, e.g. `ERR_SLUICE_TIMEOUT`. */
-  readonly code: string;
+  readonly code: SluiceErrorCode;
 
-  constructor(code: string, message: string, options?: SluiceErrorOptions) {
+  constructor(code: SluiceErrorCode, message: string, options?: SluiceErrorOptions) {
     super(message, options);
     this.code = code;
+    brand(this);
   }
 
   override get name(): string {
     return this.constructor.name;
   }
+
+  /** `instanceof SluiceError` holds for every error sluice raises, `InvalidChunkError` (a `TypeError`) included. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== SluiceError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && Object.hasOwn(value, SLUICE);
+  }
+}
+
+function brand(error: Error): void {
+  Object.defineProperty(error, SLUICE, { value: true });
 }
 
 /** Where in the input an error happened. */
@@ -43,7 +68,7 @@ export interface InputPosition {
   line: number;
   /** Byte offset of the start of that line in the input (0-based). */
   offset: number;
-  /** The input file, when known (the CLI sets it). */
+  /** The input's name, when known (split's `name`). */
   file?: string;
 }
 
@@ -56,7 +81,8 @@ export class LineTooLongError extends SluiceError {
   readonly line: number;
   readonly offset: number;
   readonly maxLength: number;
-  file?: string;
+  /** The input's name, when split() was given one. */
+  readonly file?: string;
 
   constructor(pos: InputPosition, maxLength: number) {
     super(
@@ -74,7 +100,8 @@ export class LineTooLongError extends SluiceError {
 export class InvalidUtf8Error extends SluiceError {
   readonly line: number;
   readonly offset: number;
-  file?: string;
+  /** The input's name, when split() was given one. */
+  readonly file?: string;
 
   constructor(pos: InputPosition) {
     super('ERR_SLUICE_INVALID_UTF8', `${where(pos)}: invalid UTF-8 at byte offset ${pos.offset}`);
@@ -91,7 +118,8 @@ export class InvalidUtf8Error extends SluiceError {
 export class LineError extends SluiceError {
   readonly line: number;
   readonly offset: number;
-  file?: string;
+  /** The input's name, when split() was given one. */
+  readonly file?: string;
 
   constructor(pos: InputPosition, cause: unknown) {
     super('ERR_SLUICE_LINE', `${where(pos)}: ${describeCause(cause)}`, { cause });
@@ -112,10 +140,20 @@ export class TimeoutError extends SluiceError {
   }
 }
 
-/** A chunk of a type the stage cannot handle was written to it (e.g. a number into `split()`). */
-export class InvalidChunkError extends SluiceError {
+/**
+ * A chunk of a type the stage cannot handle was written to it (e.g. a number into `split()`). A
+ * `TypeError`, as Node's `ERR_INVALID_ARG_TYPE` is, and a {@link SluiceError} (`instanceof` holds).
+ */
+export class InvalidChunkError extends TypeError {
+  readonly code = 'ERR_SLUICE_INVALID_CHUNK';
+
   constructor(what: string, expected: string, chunk: unknown) {
-    super('ERR_SLUICE_INVALID_CHUNK', `${what} expects ${expected} chunks, got ${typeName(chunk)}`);
+    super(`${what} expects ${expected} chunks, got ${typeName(chunk)}`);
+    brand(this);
+  }
+
+  override get name(): string {
+    return 'InvalidChunkError';
   }
 }
 
@@ -130,13 +168,11 @@ export class ShutdownError extends SluiceError {
   }
 }
 
-/** @internal */
-export function describeCause(cause: unknown): string {
+function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** @internal */
-export function typeName(value: unknown): string {
+function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
