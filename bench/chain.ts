@@ -9,7 +9,7 @@
 import { Readable, Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sumSink, type Job, type Scenario } from './harness.js';
-import { loadSluice } from './sluice.js';
+import { loadCodegen, loadSluice } from './sluice.js';
 
 interface Params {
   items: number;
@@ -148,6 +148,16 @@ export const scenario: Scenario<Params> = {
       sluice: true,
       async setup(params) {
         const { chain } = await loadSluice('chain');
+        return job(params, (src) => [src, chain(STEPS)]);
+      },
+    },
+    {
+      // The engine's loop instead of its generated path: keeps the case for code generation checkable.
+      name: 'sluice chain(), loop',
+      sluice: true,
+      async setup(params) {
+        const { chain } = await loadSluice('chain');
+        (await loadCodegen()).enabled = false;
         return job(params, (src) => [src, chain(STEPS)]);
       },
     },

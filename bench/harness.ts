@@ -83,7 +83,7 @@ export interface Context {
   log(nonAsciiRatio: number): Promise<LogFile>;
 }
 
-/** A speed target from issue 5, checked and printed (never judged by the exit code). */
+/** A speed target from an issue, checked and printed (never judged by the exit code). */
 export type Target = {
   /** Only this case; every case when unset. */
   case?: string;

@@ -111,6 +111,6 @@ export const scenario: Scenario<Params> = {
   ],
   targets: [
     { variant: 'sluice parallel()', vs: 'promise pool (ideal)', atLeast: 0.9 },
-    ...['Readable.map', 'parallel-transform', 'through2-concurrent'].map((vs) => ({ case: 'c64', variant: 'sluice parallel()', vs, atLeast: 1.1 })),
+    ...['Readable.map', 'parallel-transform', 'through2-concurrent'].map((vs) => ({ case: 'c64', variant: 'sluice parallel()', vs, atLeast: 1.15 })),
   ],
 };

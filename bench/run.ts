@@ -31,7 +31,7 @@
  * timed whole, with their peak RSS sampled every 10 ms from /proc. Each run's output is checked (line
  * counts, checksums, counts per status): a fast wrong answer is a failure. The report gives per
  * variant the median, min–max, rate, MB/s, peak RSS and, for sluice variants, the ratio of their median
- * rate to each peer's from the same run; then the speed targets of issue 5 (printed, never judged).
+ * rate to each peer's from the same run; then the speed targets of the issues (printed, never judged).
  * Markdown on stdout, progress on stderr, JSON in bench/results/.
  *
  * Exit status: 1 when any variant fails (an error, a wrong result, a timeout), so CI notices breakage;
@@ -540,7 +540,7 @@ async function benchmark(options: Options, tmp: string): Promise<number> {
       console.log(table(scenario, name, caseResult));
     }
     const targets = checkTargets(name, scenario, caseResults);
-    if (targets.length > 0) console.log(`Targets (issue 5):\n${targets.map(targetLine).join('\n')}\n`);
+    if (targets.length > 0) console.log(`Targets:\n${targets.map(targetLine).join('\n')}\n`);
     report.push({ name, description: scenario.description, unit: scenario.unit, cases: caseResults, targets });
   }
 

@@ -48,3 +48,13 @@ export function sluiceCli(root: string): string {
   if (!existsSync(main)) throw new MissingError('dist/cli/main.js is not built (yet?)');
   return main;
 }
+
+/** The engine's switch between its generated path and its loop (an internal module of the build). */
+export async function loadCodegen(): Promise<{ enabled: boolean }> {
+  const url = new URL('../dist/internal/fuse.js', import.meta.url);
+  try {
+    return ((await import(url.href)) as { codegen: { enabled: boolean } }).codegen;
+  } catch (err) {
+    throw new MissingError(`dist/internal/fuse.js has no codegen switch (yet?): ${(err as Error).message}`);
+  }
+}

@@ -1,5 +1,6 @@
 /**
- * split: a generated access log into lines, counted by a `'data'` listener (readline: a `'line'` listener).
+ * split: a generated access log into lines, counted by a `'data'` listener (readline: a `'line'` listener),
+ * and, as users write it, piped by `stream/promises` pipeline into a plain object-mode Writable.
  * Two logs of the same size: 3% of lines with non-ASCII UTF-8, and all ASCII. The raw reads are the limit.
  *
  * @module
@@ -7,7 +8,7 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Duplex } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Scenario } from './harness.js';
 import { loadSluice } from './sluice.js';
@@ -17,6 +18,21 @@ interface Params {
 }
 
 const MiB = 1 << 20;
+
+/** Lines that come out of `splitter` into a plain object-mode Writable (highWaterMark 16), as users write it. */
+async function sinkLines(file: string, splitter: Duplex): Promise<number> {
+  let lines = 0;
+  const sink = new Writable({
+    objectMode: true,
+    highWaterMark: 16,
+    write(_line, _encoding, callback) {
+      lines++;
+      callback();
+    },
+  });
+  await pipeline(createReadStream(file), splitter, sink);
+  return lines;
+}
 
 /** Lines that come out of `splitter` when the file is piped through it. */
 async function countLines(file: string, splitter: Duplex, highWaterMark?: number): Promise<number> {
@@ -96,9 +112,25 @@ export const scenario: Scenario<Params> = {
         return async () => ({ items: await countLines(file, split(), MiB) });
       },
     },
+    {
+      name: 'split2 → Writable sink',
+      async setup({ file }) {
+        const { default: split2 } = await import('split2');
+        return async () => ({ items: await sinkLines(file, split2()) });
+      },
+    },
+    {
+      name: 'sluice split() → Writable sink',
+      sluice: true,
+      async setup({ file }) {
+        const { split } = await loadSluice('split');
+        return async () => ({ items: await sinkLines(file, split()) });
+      },
+    },
   ],
   targets: [
     { case: 'mixed', variant: 'sluice split()', vs: 'split2', atLeast: 5 },
+    { case: 'mixed', variant: 'sluice split() → Writable sink', vs: 'split2 → Writable sink', atLeast: 3.5 },
     { case: 'ascii', variant: 'sluice split()', vs: 'split2', atLeast: 1.2 },
     { variant: 'sluice split()', vs: 'raw read (64 KiB chunks)', atLeast: 0.25 },
     { variant: 'sluice split()', rssUnderMB: 80 },
