@@ -382,12 +382,12 @@ t.test('chain() honours highWaterMark on both sides of a fused chain', async (t)
 });
 
 t.test('chain() honours highWaterMark on both sides of a chain with streams', async (t) => {
-  const c = chain([(n: number) => n, passThrough()], { highWaterMark: 2 });
+  const c = chain([(n: number) => n, passThrough(2)], { highWaterMark: 2 });
   t.equal(c.readableHighWaterMark, 2);
   t.equal(c.writableHighWaterMark, 2);
   let accepted = 0;
   while (c.write(accepted)) accepted++;
-  // What the whole holds before write() says stop is bounded by the configured sides, not 16.
+  // What the whole holds before write() says stop is bounded by the sides of its parts (2 each here), not 16.
   t.ok(accepted <= 12, `write() returned false after ${accepted} items`);
   c.destroy();
 });

@@ -13,7 +13,7 @@ t.test('SluiceError: instanceof holds for every error sluice raises, and only fo
   t.ok(timeout instanceof SluiceError);
   t.notOk(timeout instanceof LineError, 'a subclass keeps its own instanceof');
   t.notOk(new Error('x') instanceof SluiceError);
-  t.notOk(null instanceof SluiceError);
+  t.notOk((null as unknown) instanceof SluiceError);
   t.notOk(Object.create(SluiceError.prototype) instanceof TimeoutError);
 });
 
