@@ -2,7 +2,7 @@
 // lib/cli is measured through the built command that test/cli.test.ts spawns.
 import t from 'tap';
 import fc from 'fast-check';
-import { field } from '../lib/cli/expr.js';
+import { field } from '../lib/cli/fields.js';
 import { renderProgress } from '../lib/cli/progress.js';
 
 t.test('field() splits as awk does: runs of blanks, leading blanks ignored (property)', async () => {

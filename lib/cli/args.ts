@@ -11,11 +11,28 @@ export type StageSpec =
   | { kind: 'rate'; rate: number; per: number }
   | { kind: 'take'; n: number };
 
+/** How output items become text: strings as they are and other values as JSON (text), all JSON, or CSV/TSV rows. */
+export type OutputFormat = 'text' | 'json' | 'csv' | 'tsv';
+
 export interface CliOptions {
   stages: StageSpec[];
   /** Input files in order; `-` is stdin. Empty: stdin. */
   files: string[];
-  json: boolean;
+  /** How input is read: lines, NDJSON records, or CSV/TSV records. */
+  input: 'lines' | 'json' | 'csv' | 'tsv';
+  /** CSV/TSV: the first record names the columns (records are objects); false: records are arrays. */
+  header: boolean;
+  output: OutputFormat;
+  /** -F: what separates awk's fields. */
+  fieldSeparator: string | undefined;
+  /** --arg NAME=VALUE: values expressions see as variables. */
+  args: Record<string, string>;
+  begin: string | undefined;
+  end: string | undefined;
+  /** Lines (records) to skip at the start of each input. */
+  skip: number;
+  /** Read binary input as text instead of refusing it. */
+  text: boolean;
   /** Worker pool size for async stages; undefined runs them one at a time. */
   parallel: number | undefined;
   unordered: boolean;
@@ -23,7 +40,7 @@ export interface CliOptions {
   top: number | undefined;
   stats: boolean;
   skipErrors: boolean;
-  output: string | undefined;
+  outFile: string | undefined;
   inPlace: boolean;
   quiet: boolean;
   help: boolean;
@@ -38,6 +55,18 @@ const OPTIONS = {
   rate: { type: 'string', multiple: true },
   take: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  tsv: { type: 'boolean' },
+  'no-header': { type: 'boolean' },
+  'to-json': { type: 'boolean' },
+  'to-csv': { type: 'boolean' },
+  'to-tsv': { type: 'boolean' },
+  'field-separator': { type: 'string', short: 'F' },
+  arg: { type: 'string', short: 'v', multiple: true },
+  begin: { type: 'string' },
+  end: { type: 'string' },
+  skip: { type: 'string' },
+  text: { type: 'boolean', short: 'a' },
   parallel: { type: 'string' },
   unordered: { type: 'boolean' },
   'count-by': { type: 'string' },
@@ -83,17 +112,29 @@ export function parseCli(argv: readonly string[]): CliOptions {
         break;
     }
   }
+  const inputs = (['json', 'csv', 'tsv'] as const).filter((name) => values[name] === true);
+  if (inputs.length > 1) throw new UsageError(`--${inputs[0]} and --${inputs[1]} cannot be used together`);
+  const outputs = (['to-json', 'to-csv', 'to-tsv'] as const).filter((name) => values[name] === true);
+  if (outputs.length > 1) throw new UsageError(`--${outputs[0]} and --${outputs[1]} cannot be used together`);
   const options: CliOptions = {
     stages,
     files: positionals,
-    json: values.json ?? false,
+    input: inputs[0] ?? 'lines',
+    header: !(values['no-header'] ?? false),
+    output: outputs[0] === undefined ? 'text' : (outputs[0].slice(3) as OutputFormat),
+    fieldSeparator: values['field-separator'],
+    args: Object.fromEntries((values.arg ?? []).map(assignment)),
+    begin: values.begin,
+    end: values.end,
+    skip: values.skip === undefined ? 0 : integer('--skip', values.skip, 0),
+    text: values.text ?? false,
     parallel: values.parallel === undefined ? undefined : integer('--parallel', values.parallel, 1),
     unordered: values.unordered ?? false,
     countBy: values['count-by'],
     top: values.top === undefined ? undefined : integer('--top', values.top, 1),
     stats: values.stats ?? false,
     skipErrors: values['skip-errors'] ?? false,
-    output: values.output,
+    outFile: values.output,
     inPlace: values['in-place'] ?? false,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
@@ -106,12 +147,21 @@ export function parseCli(argv: readonly string[]): CliOptions {
 function checkCombinations(o: CliOptions): void {
   if (o.unordered && o.parallel === undefined) throw new UsageError('--unordered needs --parallel N');
   if (o.top !== undefined && o.countBy === undefined) throw new UsageError('--top needs --count-by EXPR');
-  if (o.output === '') throw new UsageError('--output needs a file name');
+  if (!o.header && o.input !== 'csv' && o.input !== 'tsv') throw new UsageError('--no-header needs --csv or --tsv');
+  if (o.fieldSeparator === '') throw new UsageError('--field-separator needs a separator');
+  if (o.outFile === '') throw new UsageError('--output needs a file name');
   if (o.inPlace) {
-    if (o.output !== undefined) throw new UsageError('--in-place and --output cannot be used together');
+    if (o.outFile !== undefined) throw new UsageError('--in-place and --output cannot be used together');
     if (o.countBy !== undefined) throw new UsageError('--in-place and --count-by cannot be used together');
     if (o.files.length === 0 || o.files.includes('-')) throw new UsageError('--in-place needs files to rewrite (not stdin)');
   }
+}
+
+/** `NAME=VALUE` of --arg. */
+function assignment(text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--arg must look like NAME=VALUE, got ${JSON.stringify(text)}`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
 }
 
 function integer(flag: string, text: string, min: number): number {

@@ -4,8 +4,15 @@ import { LineError, LineTooLongError } from '../index.js';
 /** A bad command line: exit status 2, with a hint to `--help`. */
 export class UsageError extends Error {}
 
-/** A failure that is not a bug: exit status 1 with just the message (no stack trace). */
-export class RunError extends Error {}
+/** A failure that is not a bug: just the message (no stack trace), and exit status 1 (or `status`). */
+export class RunError extends Error {
+  readonly status: number;
+
+  constructor(message: string, status = 1) {
+    super(message);
+    this.status = status;
+  }
+}
 
 /**
  * An expression that runs after --batch, --rate or --take failed: the line it came from is no longer

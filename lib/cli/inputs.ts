@@ -1,10 +1,13 @@
-// The input side: every file in turn through its own split(), as one object-mode Readable, so that
-// line numbers count per file and a file's last line never runs into the next file's first.
+// The input side: every file in turn through its own decoding and split(), as one object-mode
+// Readable, so that line numbers count per file and a file's last line never runs into the next file's first.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable, type Duplex } from 'node:stream';
-import { pipeline, split, type Split } from '../index.js';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from '../index.js';
+import { gzipError, isGzip, TextBytes, type Endings } from './decode.js';
 import { reason, RunError } from './errors.js';
+import type { InputStage } from './program.js';
 
 /** Files are read 1 MiB at a time: ~1.8x faster than the 64 KiB default. */
 const CHUNK = 1024 * 1024;
@@ -28,7 +31,8 @@ export async function checkInputs(names: readonly string[]): Promise<Input[]> {
       try {
         info = await stat(name);
       } catch (err) {
-        throw new RunError(`${name}: ${reason(err)}`);
+        // As grep, gawk, jq and ripgrep do: a file that is not there is a mistake on the command line.
+        throw new RunError(`${name}: ${reason(err)}`, (err as { code?: unknown }).code === 'ENOENT' ? 2 : 1);
       }
       if (info.isDirectory()) throw new RunError(`${name}: is a directory`);
       return { name, label: name, size: info.isFile() ? info.size : undefined };
@@ -36,28 +40,30 @@ export async function checkInputs(names: readonly string[]): Promise<Input[]> {
   );
 }
 
-/** The per-line stages of one input: its split() (which counts lines) and the stage to pipe the input into. */
-export type LineStages = (input: Input) => { split: Split<unknown>; stage: Duplex };
-
 /**
- * What the per-line stages make of the lines of every input in turn. Backpressure is passed on: an
- * input's stage is paused while this stream's buffer is full. A read error names the input
- * (`path: reason`); the stages' own errors already do (split's `name`).
+ * What the per-line stages make of the lines of every input in turn. Each input's bytes are decoded
+ * first (decode.ts: gzip, BOM, binary, endings). Backpressure is passed on: an input's stage is
+ * paused while this stream's buffer is full. A read error names the input (`path: reason`); the
+ * stages' own errors already do (split's `name`).
  */
 export class Lines extends Readable {
   readonly #inputs: readonly Input[];
-  readonly #make: LineStages;
+  readonly #make: (input: Input, before: number) => InputStage;
+  readonly #binaryOk: boolean;
   #index = -1;
   #source: (Readable & { bytesRead?: number }) | undefined;
-  #split: Split<unknown> | undefined;
-  #stage: Duplex | undefined;
+  #stage: InputStage | undefined;
   #doneBytes = 0;
   #doneLines = 0;
+  /** The first input's decoding (its line ending is the output's), and the latest one's. */
+  #first: TextBytes | undefined;
+  #latest: TextBytes | undefined;
 
-  constructor(inputs: readonly Input[], make: LineStages) {
+  constructor(inputs: readonly Input[], make: (input: Input, before: number) => InputStage, binaryOk: boolean) {
     super({ objectMode: true, highWaterMark: 16 });
     this.#inputs = inputs;
     this.#make = make;
+    this.#binaryOk = binaryOk;
   }
 
   /** Bytes read so far, over all inputs. */
@@ -66,9 +72,14 @@ export class Lines extends Readable {
     return this.#doneBytes + (this.#source?.bytesRead ?? 0);
   }
 
+  /** The first input's line ending, and whether the input read last ends with one. */
+  get endings(): Endings {
+    return { newline: this.#first?.endings.newline ?? '\n', finalNewline: this.#latest?.endings.finalNewline ?? true };
+  }
+
   /** Lines split so far, over all inputs. */
   get linesRead(): number {
-    return this.#doneLines + (this.#split?.lines ?? 0);
+    return this.#doneLines + (this.#stage?.lines() ?? 0);
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -77,32 +88,41 @@ export class Lines extends Readable {
   }
 
   override _read(): void {
-    this.#stage?.resume();
+    this.#stage?.stage.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#stage?.destroy();
+    this.#stage?.stage.destroy();
     this.#source?.destroy();
     callback(error);
   }
 
   #next(): void {
     if (this.destroyed) return;
-    if (this.#split !== undefined) {
+    if (this.#stage !== undefined) {
       this.#doneBytes = this.bytesRead;
-      this.#doneLines += this.#split.lines;
+      this.#doneLines = this.linesRead;
     }
-    this.#source = this.#split = this.#stage = undefined;
+    this.#source = this.#stage = undefined;
     const input = this.#inputs[++this.#index];
     if (input === undefined) {
       this.push(null);
       return;
     }
     const source: Readable = input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark: CHUNK });
-    const { split, stage } = this.#make(input);
     this.#source = source;
-    this.#split = split;
-    this.#stage = stage;
+    this.#open(input, source).catch((err: unknown) => this.destroy(located(err, input)));
+  }
+
+  async #open(input: Input, source: Readable): Promise<void> {
+    const gzip = await isGzip(source);
+    if (this.destroyed) return;
+    const text = new TextBytes(input.label, this.#binaryOk);
+    this.#first ??= text;
+    this.#latest = text;
+    const made = this.#make(input, this.#doneLines);
+    const stage = made.stage;
+    this.#stage = made;
     stage.on('data', (item: unknown) => {
       if (!this.push(item)) stage.pause();
     });
@@ -112,13 +132,18 @@ export class Lines extends Readable {
       if (++steps === 2) this.#next();
     };
     stage.once('end', step);
-    pipeline(source, stage).then(step, (err: unknown) => this.destroy(located(err, input)));
+    // The stage may still fail after its writable side has finished (an async step), when pipeline
+    // no longer listens: this listener stays.
+    stage.on('error', (err: unknown) => this.destroy(located(err, input)));
+    await pipeline(source, ...(gzip ? [createGunzip()] : []), text, stage);
+    step();
   }
 }
 
-/** A read error as `path: reason`; anything else (split's errors name their input already) as it is. */
+/** A read error as `path: reason`, a gzip error as `path: cannot decompress: …`; anything else (split's errors name their input already) as it is. */
 function located(err: unknown, input: Input): Error {
-  const e = err as { syscall?: unknown } | null;
+  const e = err as { syscall?: unknown; code?: unknown; lines?: unknown; message?: unknown } | null;
   if (e !== null && typeof e === 'object' && typeof e.syscall === 'string') return new RunError(`${input.label}: ${reason(err)}`);
-  return err as Error;
+  if (typeof e?.code === 'string' && e.code.startsWith('CSV_')) return new RunError(`${input.label}:${String(e.lines)}: ${String(e.message)}`);
+  return gzipError(input.label, err) ?? (err as Error);
 }

@@ -8,6 +8,7 @@ import { HELP, parseCli, version, type CliOptions } from './args.js';
 import { ExprError, RunError, UsageError, describe, lineMessage } from './errors.js';
 import { checkInputs, Lines, type Input } from './inputs.js';
 import { fileDestination, LineWriter, stdoutDestination, type Destination } from './output.js';
+import { loadCsv } from './csv.js';
 import { compileProgram, Skips, type Program } from './program.js';
 import { colorAllowed, formatBytes, startProgress, wantProgress } from './progress.js';
 
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT_OK;
     }
     program = compileProgram(options);
+    if (options.input === 'csv' || options.input === 'tsv') await loadCsv();
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     note(`${err.message}\nTry 'sluice --help' for more information.`);
@@ -41,8 +43,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   let dest: Destination | undefined;
+  abandon = () => dest?.discardNow();
   // A second Ctrl-C kills the process at once: only synchronous cleanup gets to run.
-  const shutdown = shutdownSignal({ onForce: () => dest?.discardNow() });
+  const shutdown = shutdownSignal({ onForce: abandon });
   const skips = options.skipErrors ? new Skips() : undefined;
   const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0 };
   const context: Context = { program, options, shutdown: shutdown.signal, skips, totals };
@@ -51,11 +54,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const inputs = await checkInputs(options.files);
     // --in-place: one run per file, each into its own temp file.
-    const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.output }];
+    const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.outFile }];
+    program.begin();
     for (const job of jobs) {
       dest = job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
       await runJob(job.inputs, dest, context);
     }
+    // Every line failed: nothing of the input made it through, which is not success.
+    if (skips !== undefined && skips.count > 0 && skips.count >= totals.linesIn) return EXIT_FAILURE;
     return EXIT_OK;
   } catch (err) {
     return failure(err);
@@ -94,12 +100,17 @@ async function runJob(inputs: Input[], dest: Destination, { program, options, sh
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
   const signal = AbortSignal.any([shutdown, dest.failed]);
   const run = program.build(skips, describeFailure);
-  const lines = new Lines(inputs, run.lines);
-  const writer = new LineWriter(dest, run.atEnd);
-  const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && run.atEnd === undefined;
+  const lines = new Lines(inputs, run.input, options.text);
+  const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
   const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
     ? startProgress({ stream: process.stderr, total: inputs.reduce((sum, i) => sum + i.size!, 0), done: () => lines.bytesRead, color: colorAllowed() })
     : undefined;
+  const writer = new LineWriter(dest, {
+    // The bar goes before the results that come at the end (--count-by's) share its terminal.
+    atEnd: () => (progress?.stop(), run.atEnd()),
+    endings: () => lines.endings,
+    keepFinal: dest.stream !== process.stdout,
+  });
   try {
     await pipeline(lines, ...run.later, writer, { signal });
     progress?.stop();
@@ -121,7 +132,7 @@ function failure(err: unknown): number {
   // The reader went away (`… | head -1`): it has what it wanted; that is not a failure.
   if ((err as { code?: unknown } | null)?.code === 'EPIPE') return EXIT_OK;
   note(describeFailure(err));
-  return EXIT_FAILURE;
+  return err instanceof RunError ? err.status : EXIT_FAILURE;
 }
 
 /** What a failure says on stderr: `FILE:LINE: cause` for a line of input, the message for what is not a bug. */
@@ -147,10 +158,29 @@ function isMain(): boolean {
   }
 }
 
+/** Removes a temp file synchronously: for the ends that leave no time for more (a second signal, a stuck run). */
+let abandon: () => void = () => {};
+
 if (isMain()) {
-  main(process.argv.slice(2)).then(exit, (err: unknown) => {
-    // A bug in sluice itself: show everything there is.
-    process.stderr.write(`sluice: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return exit(EXIT_FAILURE);
+  let settled = false;
+  // The event loop ran dry under an unsettled run: some promise (an async expression's) will never
+  // settle. Exiting 0 with half the output would look like success.
+  process.once('beforeExit', () => {
+    if (settled) return;
+    abandon();
+    note('the run cannot finish: an expression returned a promise that never settles');
+    void exit(EXIT_FAILURE);
   });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      settled = true;
+      return exit(code);
+    },
+    (err: unknown) => {
+      settled = true;
+      // A bug in sluice itself: show everything there is.
+      process.stderr.write(`sluice: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      return exit(EXIT_FAILURE);
+    },
+  );
 }

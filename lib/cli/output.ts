@@ -8,6 +8,7 @@ import { open, readlink, realpath, rename, stat, unlink } from 'node:fs/promises
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import type { Endings } from './decode.js';
 import { reason, RunError } from './errors.js';
 
 /** Where the output lines go. */
@@ -214,24 +215,36 @@ async function directDestination(path: string): Promise<Destination> {
 /** Output text is handed to the destination in pieces of about this many characters. */
 const FLUSH_AT = 64 * 1024;
 
+export interface LineWriterOptions {
+  /** Lines to write once every item has been written (--count-by's result, --end's value). */
+  atEnd: () => string[];
+  /** The input's line ending, used for every line, and whether its last line has one. */
+  endings: () => Endings;
+  /** Leave the last newline off when the input's last line has none (a file target: `-o`, `-i`). */
+  keepFinal: boolean;
+}
+
 /**
- * The last stage: each item (a string) becomes a line. Lines are gathered into writes of up to ~64 KiB, handed over once the current burst of input has
+ * The last stage: each item (a string) becomes a line, ended as the input's lines are (LF or CRLF).
+ * Lines are gathered into writes of up to ~64 KiB, handed over once the current burst of input has
  * been processed (`setImmediate`), so that `tail -f | sluice` shows lines at once. A write the
  * destination cannot take holds the stage until it drains. Destroyed (an error elsewhere, an
- * interrupt), it still writes the whole lines it holds.
+ * interrupt), it still writes the whole lines it holds. With `keepFinal`, the last newline is held
+ * back until the end, and dropped if the input had none.
  */
 export class LineWriter extends Writable {
   readonly #dest: Destination;
-  readonly #atEnd: (() => string[]) | undefined;
+  readonly #opts: LineWriterOptions;
   #pending = '';
+  /** The newline held back (keepFinal): it goes out before the next line, or at the end. */
+  #held = '';
   #lines = 0;
   #soon: NodeJS.Immediate | undefined;
 
-  /** `atEnd`: lines to write once every item has been written (--count-by's result). */
-  constructor(dest: Destination, atEnd?: () => string[]) {
+  constructor(dest: Destination, opts: LineWriterOptions) {
     super({ objectMode: true, highWaterMark: 16 });
     this.#dest = dest;
-    this.#atEnd = atEnd;
+    this.#opts = opts;
   }
 
   /** Lines written (or held to be written) so far. */
@@ -240,8 +253,7 @@ export class LineWriter extends Writable {
   }
 
   override _write(text: string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#pending += text + '\n';
-    this.#lines++;
+    this.#add(text);
     if (this.#pending.length >= FLUSH_AT) {
       this.#flush(callback);
       return;
@@ -257,7 +269,7 @@ export class LineWriter extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     let lines: string[];
     try {
-      lines = this.#atEnd?.() ?? [];
+      lines = this.#opts.atEnd();
     } catch (err) {
       callback(err as Error);
       return;
@@ -265,10 +277,11 @@ export class LineWriter extends Writable {
     let i = 0;
     const more = (): void => {
       while (i < lines.length) {
-        this.#pending += lines[i++] + '\n';
-        this.#lines++;
+        this.#add(lines[i++]!);
         if (this.#pending.length >= FLUSH_AT) return this.#flush(more);
       }
+      if (this.#held !== '' && this.#opts.endings().finalNewline) this.#pending += this.#held;
+      this.#held = '';
       this.#flush(callback);
     };
     more();
@@ -279,6 +292,15 @@ export class LineWriter extends Writable {
     if (this.#pending !== '' && !this.#dest.failed.aborted) this.#dest.stream.write(this.#pending);
     this.#pending = '';
     callback(error);
+  }
+
+  #add(text: string): void {
+    const newline = this.#opts.endings().newline;
+    if (this.#opts.keepFinal) {
+      this.#pending += this.#held + text;
+      this.#held = newline;
+    } else this.#pending += text + newline;
+    this.#lines++;
   }
 
   #flush(callback: () => void): void {

@@ -1,20 +1,22 @@
 // The stages of a run, built from exported sluice stages only.
 //
-// Each input gets its own split({ name }), and every per-line stage up to the first order-bound one
-// (--batch, --rate, --take) is fused into it by chain(): a line costs a few function calls and no
-// stream hop, async stages run --parallel lines at a time, and an error names FILE:LINE (split's
-// LineError). The order-bound stages, and what follows them, run once the inputs are joined; an error
-// there names its flag and expression instead.
+// Each input gets its own split({ name }) (or CSV parser), and every per-line stage up to the first
+// order-bound one (--batch, --rate, --take) is fused into it by chain(): a line costs a few function
+// calls and no stream hop, async stages run --parallel lines at a time, and an error names FILE:LINE
+// (split's LineError). The order-bound stages, and what follows them, run once the inputs are joined;
+// an error there names its flag and expression instead.
 import type { Duplex } from 'node:stream';
-import { batch, chain, filter, flatMap, map, rateLimit, split, take, type Split, type StageContext } from '../index.js';
+import { batch, chain, filter, flatMap, LineError, map, rateLimit, skip, split, take, type StageContext } from '../index.js';
 import type { CliOptions, StageSpec } from './args.js';
-import { Counter, format } from './count.js';
+import { Counter, formatter, parseRecord } from './count.js';
+import { csvRecords, located as csvLocated } from './csv.js';
 import { ExprError, UsageError } from './errors.js';
-import { compile, type ItemFn } from './expr.js';
+import { compileAll, type ItemFn, type Scope } from './expr.js';
+import { Fields } from './fields.js';
 import type { Input } from './inputs.js';
 
 type ExprSpec = Extract<StageSpec, { source: string }>;
-type ExprStep = { kind: ExprSpec['kind']; flag: string; source: string; fn: ItemFn; async: boolean };
+type ExprStep = ExprSpec & { fn: ItemFn; async: boolean };
 type Step = ExprStep | Exclude<StageSpec, ExprSpec>;
 
 function isExpr(step: Step): step is ExprStep {
@@ -33,25 +35,38 @@ export class Skips {
   }
 }
 
+/** What a run reads from one input: the stage its text is piped into, and how many lines it has read. */
+export interface InputStage {
+  stage: Duplex;
+  lines(): number;
+}
+
 /** One run's streams: fresh for each run (streams are single-use), from expressions compiled once. */
 export interface Run {
-  /** The per-line stages of one input, fused into its split(): returns the split, which counts lines. */
-  lines(input: Input): { split: Split<unknown>; stage: Duplex };
+  /** The per-line stages of one input, fused into its split(); `before`: lines of the inputs before it. */
+  input(input: Input, before: number): InputStage;
   /** The stages after the inputs are joined; their last one gives output lines (strings). */
   later: Duplex[];
-  /** --count-by's result lines, once the input has ended. */
-  atEnd: (() => string[]) | undefined;
+  /** Lines to write once the input has ended: --count-by's result, --end's value. */
+  atEnd(): string[];
 }
 
 export interface Program {
+  /** --begin, run once before any input. */
+  begin(): void;
   build(skips: Skips | undefined, describe: (error: unknown) => string): Run;
 }
 
 /** Compiles every EXPR once; a syntax error, or --parallel without an async stage, is a UsageError. */
 export function compileProgram(o: CliOptions): Program {
-  const steps = o.stages.map((s): Step => ('source' in s ? { ...s, ...compile(s.flag, s.source) } : s));
-  const countBy = o.countBy === undefined ? undefined : { kind: 'map' as const, flag: '--count-by', source: o.countBy, ...compile('--count-by', o.countBy) };
-  if (o.parallel !== undefined && ![...steps, ...(countBy === undefined ? [] : [countBy])].some((s) => isExpr(s) && s.async)) {
+  const scope: Scope = { fields: new Fields(o.fieldSeparator), file: '', before: 0 };
+  const exprs = o.stages.filter((s): s is ExprSpec => 'source' in s);
+  const sources = [...exprs, ...(o.countBy === undefined ? [] : [{ flag: '--count-by', source: o.countBy }])];
+  const compiled = compileAll(sources, { args: o.args, scope, ...(o.begin === undefined ? {} : { begin: o.begin }), ...(o.end === undefined ? {} : { end: o.end }) });
+  let e = 0;
+  const steps = o.stages.map((s): Step => ('source' in s ? { ...s, ...compiled.fns[e++]! } : s));
+  const countBy = o.countBy === undefined ? undefined : compiled.fns[e]!;
+  if (o.parallel !== undefined && !compiled.fns.some((c) => c.async)) {
     throw new UsageError('--parallel runs async stages, and there is none: write `async (x) => …` or use `await` in the EXPR');
   }
   const split1 = steps.findIndex((s) => !isExpr(s));
@@ -60,21 +75,40 @@ export function compileProgram(o: CliOptions): Program {
   const pool = { concurrency: o.parallel ?? 1, ordered: !o.unordered };
 
   return {
+    begin() {
+      compiled.begin?.();
+    },
     build(skips, describe) {
       const counter = countBy === undefined ? undefined : new Counter();
       // What turns the last stage's items into output: a tally, or a line of text.
-      const last: ItemFn[] = [...(countBy === undefined ? [] : [countBy.fn]), counter === undefined ? format : (key: unknown) => counter.add(key)];
-      const atEnd = counter === undefined ? undefined : () => counter.lines(o.json, o.top);
-      const onError = skips === undefined ? ('fail' as const) : (error: unknown) => skips.add(describe(error));
-      const parse = o.json ? [parseJson] : [];
+      const last: ItemFn[] = counter === undefined ? [formatter(o.output)] : [countBy!.fn, (key) => counter.add(key)];
+      const tail = rest.length === 0 ? last : [];
       return {
-        lines(input) {
+        input(input, before) {
+          scope.file = input.label;
+          scope.before = before;
+          const stages = [...head.map(stage), ...tail];
+          if (o.input === 'csv' || o.input === 'tsv') {
+            const parser = csvRecords(o.input, { header: o.header, skip: o.skip, skipErrors: skips === undefined ? undefined : (message) => skips.add(`${input.label}:${message}`) });
+            // No split() to name the line: each record carries where it started (csv.ts).
+            const onError = (error: unknown, record: unknown): undefined => {
+              const failure = new LineError({ ...csvLocated(record), file: input.label }, error);
+              if (skips === undefined) throw failure;
+              return skips.add(describe(failure));
+            };
+            return { stage: chain([parser.stream, parser.locate, ...stages], { ...pool, onError }), lines: parser.lines };
+          }
           const lines = split<unknown>({ name: input.label });
-          const fns = [...parse, ...head.map(stage), ...(rest.length === 0 ? last : [])];
-          return { split: lines, stage: chain([lines, ...fns], { ...pool, onError }) };
+          const first = [...(o.skip > 0 ? [skip(o.skip)] : []), ...(o.input === 'json' ? [parseJson] : [])];
+          const onError = skips === undefined ? ('fail' as const) : (error: unknown) => skips.add(describe(error));
+          return { stage: chain([lines, ...first, ...stages], { ...pool, onError }), lines: () => lines.lines };
         },
         later: rest.length === 0 ? [] : [...rest.map((step) => later(step, pool, skips, describe)), chain(last)],
-        atEnd,
+        atEnd() {
+          const out = counter === undefined ? [] : counter.lines(o.output, o.top);
+          const end = compiled.end?.();
+          return end === undefined || end === null ? out : [...out, formatter(o.output)(end)];
+        },
       };
     },
   };
@@ -104,5 +138,5 @@ function parseJson(line: unknown): unknown {
   const text = line as string;
   // Blank lines are common in NDJSON (a trailing one, a separator): skip them rather than fail.
   if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return undefined;
-  return JSON.parse(text);
+  return parseRecord(text);
 }
