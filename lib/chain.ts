@@ -28,16 +28,36 @@ export interface ChainOptions<I = unknown, O = unknown> extends StageOptions {
 export type StageResult<O> =
   | O
   | undefined
+  | null
   | Many<O>
   | Generator<O, unknown, undefined>
   | AsyncGenerator<O, unknown, undefined>
-  | PromiseLike<O | undefined | Many<O>>;
+  | PromiseLike<O | undefined | null | Many<O>>;
 
 /** One stage of a chain taking `I` and giving `O`: a function, a sluice stage or Node stream, or a Web TransformStream. */
 export type ChainStage<I, O> =
   | ((item: I, ctx: StageContext) => StageResult<O>)
   | TypedDuplex<I, O>
   | TransformStream<I, O>;
+
+// A Readable may open a chain and a Writable close it; their items are not typed, so the stage next to
+// one is typed by its own annotation. Inferred as type parameters so that a Duplex, which is both, is
+// refused here and checked as a ChainStage (an optional `write?: never` marker would fail overload
+// resolution's subtype pass, which then loses the inference of the functions after it).
+/** A Readable that is not writable. */
+type Source<R extends NodeJS.ReadableStream> = R extends NodeJS.WritableStream ? never : R;
+/** A Writable that is not readable. */
+type Sink<W extends NodeJS.WritableStream> = W extends NodeJS.ReadableStream ? never : W;
+
+/**
+ * A stage of a chain too long for the typed overloads (8 stages or more). The function is declared as a
+ * method, whose parameter TypeScript compares bivariantly, so a function of any item type fits:
+ * neighbours are not checked, as in `pipeline`.
+ */
+interface UncheckedFunction {
+  stage(item: unknown, ctx: StageContext): unknown;
+}
+type UncheckedStage = UncheckedFunction['stage'] | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream | TransformStream<never, unknown>;
 
 /**
  * Several items from one call of a function stage: `return many([a, b])`. Empty means none.
@@ -110,30 +130,43 @@ function isTransformStream(value: unknown): value is TransformStream {
  * ```
  */
 export function chain<A>(stages: readonly [], options?: ChainOptions): TypedDuplex<A, A>;
-export function chain<A, B>(stages: readonly [ChainStage<A, B>], options?: ChainOptions): TypedDuplex<A, B>;
-export function chain<A, B, C>(stages: readonly [ChainStage<A, B>, ChainStage<B, C>], options?: ChainOptions): TypedDuplex<A, C>;
-export function chain<A, B, C, D>(
-  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>],
+export function chain<A, B, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
+  stages: readonly [ChainStage<A, B> | Source<R> | Sink<W>],
+  options?: ChainOptions,
+): TypedDuplex<A, B>;
+export function chain<A, B, C, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
+  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C> | Sink<W>],
+  options?: ChainOptions,
+): TypedDuplex<A, C>;
+export function chain<A, B, C, D, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
+  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, D>;
-export function chain<A, B, C, D, E>(
-  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>],
+export function chain<A, B, C, D, E, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
+  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, E>;
-export function chain<A, B, C, D, E, F>(
-  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>],
+export function chain<A, B, C, D, E, F, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
+  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, F>;
-export function chain<A, B, C, D, E, F, G>(
-  stages: readonly [ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>],
+export function chain<A, B, C, D, E, F, G, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
+  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, G>;
-export function chain<A, B, C, D, E, F, G, H>(
+export function chain<A, B, C, D, E, F, G, H, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
   stages: readonly [
-    ChainStage<A, B>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>, ChainStage<G, H>,
+    ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>, ChainStage<G, H> | Sink<W>,
   ],
   options?: ChainOptions,
 ): TypedDuplex<A, H>;
+// Longer lists give a plain Duplex (the README's promise).
+export function chain(
+  stages: readonly [UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, ...UncheckedStage[]],
+  options?: ChainOptions,
+): Duplex;
+// Arrays of unknown length: functions must take `unknown` here, so a short list whose stages do not fit
+// together stays a type error instead of falling through to this overload.
 export function chain(stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[], options?: ChainOptions): Duplex;
 export function chain(stages: readonly unknown[], options?: ChainOptions): Duplex {
   if (!Array.isArray(stages)) check.invalid('chain()', 'stages', 'an array', stages);

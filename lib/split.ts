@@ -121,11 +121,21 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
   }
 }
 
-/** What {@link split} returns: a {@link Split} whose iteration is typed by its items. */
-export type SplitStream<T> = Split<T> & {
-  [Symbol.asyncIterator](): AsyncIterableIterator<T>;
-  toArray(options?: { signal?: AbortSignal }): Promise<T[]>;
+/** The async iterator the installed @types/node gives a Readable, its results typed by the items. */
+type ItemIterator<T> = Omit<ReturnType<Engine[typeof Symbol.asyncIterator]>, 'next' | 'return' | 'throw' | typeof Symbol.asyncIterator> & {
+  next(): Promise<IteratorResult<T, undefined>>;
+  return(): Promise<IteratorResult<T, undefined>>;
+  throw(error?: unknown): Promise<IteratorResult<T, undefined>>;
+  [Symbol.asyncIterator](): ItemIterator<T>;
 };
+
+// Merged into the class: `for await` and `toArray()` give the items rather than Readable's `any`. Built
+// from the base's own iterator type, so it stays compatible with whichever @types/node and lib the user
+// has (a plain `AsyncIterableIterator<T>` lacks the `[Symbol.asyncDispose]` that @types/node requires).
+export interface Split<T> {
+  [Symbol.asyncIterator](): ItemIterator<T>;
+  toArray(options?: { signal?: AbortSignal }): Promise<T[]>;
+}
 
 /**
  * Splits bytes (or strings) into lines: one string per line out, in object mode — or, with `map`,
@@ -183,6 +193,6 @@ export type SplitStream<T> = Split<T> & {
  * await assert.rejects(strict.toArray(), { code: 'ERR_SLUICE_LINE_TOO_LONG', line: 2, offset: 6 });
  * ```
  */
-export function split<T = string>(options?: SplitOptions<T>): SplitStream<T> {
-  return new Split<T>(options) as SplitStream<T>;
+export function split<T = string>(options?: SplitOptions<T>): Split<T> {
+  return new Split<T>(options);
 }

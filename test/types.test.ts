@@ -3,13 +3,14 @@
 // `@ts-expect-error` fails to compile unless the line below it is a type error. The runtime part at the
 // end only makes tap count the file.
 import t from 'tap';
-import type { Duplex } from 'node:stream';
+import { Readable, Writable, type Duplex } from 'node:stream';
 import { chain, many } from '../lib/chain.js';
 import { filter } from '../lib/filter.js';
 import { flatMap } from '../lib/flat-map.js';
 import { map } from '../lib/map.js';
 import { parallel, type Parallel } from '../lib/parallel.js';
 import { skip } from '../lib/skip.js';
+import { split, type SplitChunk } from '../lib/split.js';
 import { take } from '../lib/take.js';
 import { through } from '../lib/through.js';
 import { toArray } from '../lib/to-array.js';
@@ -45,6 +46,52 @@ function typeLevelOnly(): void {
     return s.length;
   }]);
   expectType<Equal<typeof dropping, TypedDuplex<string, number>>>(true);
+
+  // …and so is `null`, which drops an item too (a stream cannot carry it), sync or async.
+  const nulls = chain([(s: string) => (s === '' ? null : s), async (s) => {
+    expectType<Equal<typeof s, string>>(true);
+    return s.length > 1 ? s.length : null;
+  }]);
+  expectType<Equal<typeof nulls, TypedDuplex<string, number>>>(true);
+
+  // split() opens a chain: the functions after it take its lines.
+  const lengths = chain([split(), (line) => line.length]);
+  expectType<Equal<typeof lengths, TypedDuplex<SplitChunk, number>>>(true);
+  const records = chain([split({ map: (line) => ({ line }) }), (r) => r.line]);
+  expectType<Equal<typeof records, TypedDuplex<SplitChunk, string>>>(true);
+  // Iterating a split() gives its items, not Readable's `any`.
+  async function lines(): Promise<void> {
+    for await (const line of split()) expectType<Equal<typeof line, string>>(true);
+    const first = await split()[Symbol.asyncIterator]().next();
+    expectType<Equal<typeof first, IteratorResult<string, undefined>>>(true);
+    const all = await split({ map: (line) => line.length }).toArray();
+    expectType<Equal<typeof all, number[]>>(true);
+  }
+  void lines;
+
+  // A Readable may open a chain and a Writable close it; the stage next to one is typed by its annotation.
+  const opened = chain([Readable.from(['a']), (s: string) => s.length]);
+  expectType<Equal<typeof opened, TypedDuplex<unknown, number>>>(true);
+  const closed = chain([(s: string) => s.length, (n) => n + 1, new Writable({ objectMode: true })]);
+  expectType<Equal<typeof closed, TypedDuplex<string, unknown>>>(true);
+
+  // Longer than the typed overloads (8+ stages): it compiles and gives a plain Duplex; a function's
+  // item type is not checked against its neighbours, and an unannotated one gets `unknown`.
+  const long = chain([
+    (s: string) => s.length,
+    (n: number) => n + 1,
+    map((n: number) => n * 2),
+    (n: number) => `${n}`,
+    new TransformStream<string, string>(),
+    (s: string) => s.length,
+    (n: number) => n - 1,
+    (n) => {
+      expectType<Equal<typeof n, unknown>>(true);
+      return String(n);
+    },
+    split(),
+  ]);
+  expectType<Equal<typeof long, Duplex>>(true);
 
   // many(), generators and async generators give their element type.
   const unpacked = chain([
@@ -145,6 +192,10 @@ function typeLevelOnly(): void {
   const wrongOut: TypedDuplex<string, number> = chain([(s: string) => s.trim()]);
   // @ts-expect-error the chain takes strings, not numbers
   const wrongIn: TypedDuplex<number, string> = chain([(s: string) => s.trim()]);
+  // @ts-expect-error a Writable can only close a chain
+  chain([(s: string) => s, new Writable({ objectMode: true }), (s: string) => s]);
+  // @ts-expect-error a Duplex first is still checked against the function after it
+  chain([map((s: string) => s.length), (s: string) => s.trim(), new Writable({ objectMode: true })]);
   // @ts-expect-error a chain stage must be a function or a stream
   chain([(n: number) => n, 42]);
   void wrongOut;
@@ -155,4 +206,10 @@ void typeLevelOnly;
 t.test('chain() infers item types end to end (checked by tsc; this runs the inferred chain)', async (t) => {
   const c: Duplex = chain([(s: string) => s.length, (n) => n > 2, async (b) => String(b)]);
   t.same(await toArray(['a', 'abc'], c), ['false', 'true']);
+});
+
+t.test('chain() of more stages than the typed overloads runs as one Duplex', async (t) => {
+  const inc = (n: number): number => n + 1;
+  const c = chain([inc, inc, inc, inc, inc, inc, inc, (n: number) => (n > 8 ? null : n)]);
+  t.same(await toArray([0, 1, 2], c), [7, 8]);
 });
