@@ -360,8 +360,10 @@ t.test('sluice --parallel runs async stages N at a time, in input order (--unord
   const ordered = sluice(['--parallel', '4', '--map', slow], { input });
   t.equal(ordered.status, 0, ordered.stderr);
   t.equal(ordered.stdout, input);
-  const unordered = sluice(['--parallel', '4', '--unordered', '--map', slow], { input });
-  t.equal(unordered.stdout, lines('1', '5', '20', '40'));
+  // An order that no timing decides: "a" waits until "b" has run, so "b" finishes first.
+  const gated = ['--begin', 'open = null, gate = new Promise((r) => (open = r))', '--map', 'async (l) => { if (l === "a") await gate; else open(); return l }'];
+  t.equal(sluice(['--parallel', '2', '--unordered', ...gated], { input: lines('a', 'b') }).stdout, lines('b', 'a'));
+  t.equal(sluice(['--parallel', '2', ...gated], { input: lines('a', 'b') }).stdout, lines('a', 'b'));
   const expr = sluice(['--parallel', '2', '--filter', 'await Promise.resolve(line !== "40")'], { input });
   t.equal(expr.stdout, lines('5', '1', '20'));
   const flat = sluice(['--parallel', '2', '--flat-map', 'async l => [l, l]'], { input: lines('a', 'b') });

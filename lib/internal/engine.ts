@@ -68,8 +68,8 @@ class Lane {
  * before any other stream work is done: that keeps the pool close to a bare promise pool.
  *
  * State, for a reader: `#ring` holds the started lanes not yet flushed away, oldest first; its first
- * `#ready` are done (in unordered mode: `#ready` counts the done ones anywhere); `#running` are
- * still working. Room to start (`#canStart`): fewer than `concurrency` running or held back for
+ * `#ready` are done (unordered: the done ones, moved to the front in the order they finished);
+ * `#running` are still working. Room to start (`#canStart`): fewer than `concurrency` running or held back for
  * order, fewer than 2 x `concurrency` started and not flushed, and the readable side not full.
  * Backpressure: a lane that may not pass more on (full readable side; pool: `#holdMax` held outputs)
  * pauses between outputs; the write callback is held while the queue is full.
@@ -333,10 +333,14 @@ export class Engine extends Transform {
 
   /** Pool: counts a done lane as ready (ordered: once every lane before it is) and schedules the flush. */
   #settle(lane: Lane): void {
+    const ring = this.#ring;
     if (this.#ordered) {
-      const ring = this.#ring;
       while (this.#ready < ring.length && ring[this.#ready]!.done) this.#ready++;
-    } else this.#ready++;
+    } else {
+      // Unordered: the done lanes lead the ring in the order they finished, so a flush passes results on in that order.
+      ring.splice(ring.indexOf(lane), 1);
+      ring.splice(this.#ready++, 0, lane);
+    }
     if (lane.held !== undefined || this.#ready > 0) this.#flushing ??= setImmediate(this.#flushSoon);
   }
 
