@@ -170,7 +170,7 @@ export function chain(
 export function chain(stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[], options?: ChainOptions): Duplex;
 export function chain(stages: readonly unknown[], options?: ChainOptions): Duplex {
   if (!Array.isArray(stages)) check.invalid('chain()', 'stages', 'an array', stages);
-  const given = check.options('chain()', options);
+  const given = check.options('chain()', options, 'options', [...check.STAGE_KEYS, 'concurrency', 'ordered', 'onError']);
   const opts = stageOptions('chain()', given);
   const pool = poolOptions('chain()', given, 1);
   const inner = { ...opts, ...pool, signal: undefined };

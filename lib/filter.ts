@@ -30,6 +30,6 @@ export function filter<T, S extends T>(predicate: (item: T, ctx: StageContext) =
 export function filter<T>(predicate: (item: T, ctx: StageContext) => unknown, options?: FilterOptions): TypedDuplex<T, T>;
 export function filter<T>(predicate: (item: T, ctx: StageContext) => unknown, options?: FilterOptions): TypedDuplex<T, T> {
   check.func('filter()', 'predicate', predicate);
-  const opts = { ...stageOptions('filter()', check.options('filter()', options)), plain: options === undefined };
+  const opts = { ...stageOptions('filter()', check.options('filter()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
   return new Engine([{ kind: 'filter', fn: predicate as (value: unknown, ctx: StageContext) => unknown }], opts);
 }

@@ -42,6 +42,6 @@ export function flatMap<I, O>(
   options?: FlatMapOptions,
 ): TypedDuplex<I, O> {
   check.func('flatMap()', 'fn', fn);
-  const opts = { ...stageOptions('flatMap()', check.options('flatMap()', options)), plain: options === undefined };
+  const opts = { ...stageOptions('flatMap()', check.options('flatMap()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
   return new Engine([{ kind: 'flatMap', fn: fn as (value: unknown, ctx: StageContext) => unknown }], opts);
 }

@@ -25,7 +25,7 @@ export interface FromIterableOptions extends Pick<StageOptions, 'highWaterMark' 
 export function fromIterable<T>(iterable: Iterable<T> | AsyncIterable<T>, options?: FromIterableOptions): Readable {
   const ok = iterable !== null && typeof iterable === 'object' && (Symbol.iterator in iterable || Symbol.asyncIterator in iterable);
   if (!ok) check.invalid('fromIterable()', 'iterable', 'an iterable or async iterable', iterable);
-  const opts = stageOptions('fromIterable()', check.options('fromIterable()', options));
+  const opts = stageOptions('fromIterable()', check.options('fromIterable()', options, 'options', ['highWaterMark', 'signal']));
   const stream = Readable.from(iterable, { objectMode: true, highWaterMark: opts.readableHighWaterMark });
   bindSignal(stream, opts.signal);
   return stream;

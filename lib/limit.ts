@@ -6,12 +6,14 @@ export interface LimitFunction {
   /**
    * Runs `fn` as soon as fewer than the limit are running, in call order.
    *
+   * @typeParam A The arguments given to `fn`.
    * @typeParam T What `fn` returns or resolves to.
-   * @param fn The work; called with no arguments. A value, a promise or a throw are all fine.
+   * @param fn The work. A value, a promise or a throw are all fine.
+   * @param args Passed on to `fn`, as p-limit does.
    * @returns A promise of `fn`'s result; it rejects with whatever `fn` threw or rejected with,
    *   unchanged.
    */
-  <T>(fn: () => T | PromiseLike<T>): Promise<T>;
+  <A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, ...args: A): Promise<T>;
   /** Functions running right now. */
   readonly activeCount: number;
   /** Functions waiting for their turn. */
@@ -53,12 +55,12 @@ export function limit(concurrency: number): LimitFunction {
   // Every call is either waiting in the semaphore's queue or holding a place: counting calls is
   // enough to know how many run, even with Infinity places.
   let calls = 0;
-  const run = async <T>(fn: () => T | PromiseLike<T>): Promise<T> => {
+  const run = async <A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, ...args: A): Promise<T> => {
     check.func('limit()', 'fn', fn);
     calls++;
     const release = semaphore.tryAcquire() ?? await semaphore.acquire();
     try {
-      return await fn();
+      return await fn(...args);
     } finally {
       calls--;
       release();

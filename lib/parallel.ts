@@ -37,7 +37,7 @@ export class Parallel<I = unknown, O = unknown> extends Engine implements TypedD
 
   constructor(fn: (item: I, ctx: StageContext) => unknown, options?: ParallelOptions<I, O>) {
     check.func(WHERE, 'fn', fn);
-    const opts = check.options(WHERE, options);
+    const opts = check.options(WHERE, options, 'options', [...check.STAGE_KEYS, 'concurrency', 'ordered', 'timeout', 'retry', 'onError']);
     const stage = stageOptions(WHERE, opts);
     const timeout = opts.timeout === undefined ? undefined : check.delay(WHERE, 'options.timeout', opts.timeout);
     const step = attempt(fn as StepFn, { timeout, backoff: backoff(WHERE, opts.retry), where: WHERE });

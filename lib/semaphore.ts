@@ -96,7 +96,7 @@ export class Semaphore {
    * @throws {TypeError} When `options.signal` is not an AbortSignal (thrown, not rejected).
    */
   acquire(options?: AcquireOptions): Promise<Release> {
-    const opts = check.options(`${WHERE}.acquire()`, options);
+    const opts = check.options(`${WHERE}.acquire()`, options, 'options', ['signal']);
     const signal = opts.signal === undefined ? undefined : check.signal(`${WHERE}.acquire()`, 'options.signal', opts.signal);
     if (signal?.aborted) return Promise.reject(signal.reason);
     const release = this.tryAcquire();

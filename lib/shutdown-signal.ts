@@ -76,7 +76,7 @@ const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP']);
  * ```
  */
 export function shutdownSignal(options?: ShutdownSignalOptions): ShutdownSignal {
-  const opts = check.options(WHERE, options);
+  const opts = check.options(WHERE, options, 'options', ['signals', 'onForce']);
   const signals = opts.signals === undefined ? (['SIGINT', 'SIGTERM'] as const) : signalNames(opts.signals);
   const onForce = opts.onForce === undefined ? undefined : check.func<(signal: NodeJS.Signals) => void>(WHERE, 'options.onForce', opts.onForce);
   const controller = new AbortController();

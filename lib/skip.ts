@@ -23,6 +23,6 @@ export interface SkipOptions extends StageOptions {}
  */
 export function skip<T>(n: number, options?: SkipOptions): TypedDuplex<T, T> {
   check.integer('skip()', 'n', n, 0);
-  const opts = { ...stageOptions('skip()', check.options('skip()', options)), plain: options === undefined };
+  const opts = { ...stageOptions('skip()', check.options('skip()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
   return new Engine([{ kind: 'filter', fn: (_item, { index }) => index >= n }], opts);
 }

@@ -74,7 +74,7 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
   readonly #splitter: ByteSplitter | RegExpSplitter;
 
   constructor(options?: SplitOptions<T>) {
-    const opts = check.options(WHERE, options);
+    const opts = check.options(WHERE, options, 'options', [...check.STAGE_KEYS, 'separator', 'maxLength', 'skipOverflow', 'map', 'fatal', 'name']);
     const stage = stageOptions(WHERE, opts);
     const { separator } = opts;
     const separatorMust = 'a non-empty string or a RegExp';
@@ -155,7 +155,8 @@ export interface Split<T> {
  * with the signal's reason; destroying it drops whatever it had not split yet.
  *
  * @typeParam T What `map` returns for a line; `string` without `map`.
- * @param options Separator, limits, mapper and buffering; see {@link SplitOptions}.
+ * @param options Separator, limits, mapper and buffering; see {@link SplitOptions}. As split2 takes
+ *   them, the separator and the mapper may also come first: `split(';')`, `split(/;\s+/, fn, options)`.
  * @returns A {@link Split} stream; its `lines` and `skipped` count what it has read.
  * @throws {TypeError} When an option has the wrong type.
  * @throws {RangeError} When `maxLength` is not an integer >= 1, or `separator` is empty.
@@ -193,6 +194,25 @@ export interface Split<T> {
  * await assert.rejects(strict.toArray(), { code: 'ERR_SLUICE_LINE_TOO_LONG', line: 2, offset: 6 });
  * ```
  */
-export function split<T = string>(options?: SplitOptions<T>): Split<T> {
-  return new Split<T>(options);
+export function split<T = string>(options?: SplitOptions<T>): Split<T>;
+export function split<T = string>(separator: string | RegExp, options?: SplitOptions<T>): Split<T>;
+export function split<T = string>(separator: string | RegExp, map: (line: string, lineNumber: number) => T | undefined, options?: SplitOptions<T>): Split<T>;
+export function split<T = string>(map: (line: string, lineNumber: number) => T | undefined, options?: SplitOptions<T>): Split<T>;
+export function split<T = string>(...args: unknown[]): Split<T> {
+  return new Split<T>(positional<T>(args));
+}
+
+/** split2's arguments, `(separator?, map?, options?)`, as one options object. */
+function positional<T>(args: readonly unknown[]): SplitOptions<T> | undefined {
+  const rest = [...args];
+  const separator = typeof rest[0] === 'string' || rest[0] instanceof RegExp ? rest.shift() : undefined;
+  const map = typeof rest[0] === 'function' ? rest.shift() : undefined;
+  if (rest.length > 1) check.invalid(WHERE, 'its arguments', '(separator?, map?, options?)', args);
+  const options = rest[0] as SplitOptions<T> | undefined;
+  if (separator === undefined && map === undefined) return options;
+  const opts = check.options(WHERE, options);
+  for (const [name, value] of [['separator', separator], ['map', map]] as const) {
+    if (value !== undefined && opts[name] !== undefined) throw new TypeError(`${WHERE}: the ${name} is given twice, as an argument and as options.${name}`);
+  }
+  return { ...opts, ...(separator === undefined ? {} : { separator: separator as string | RegExp }), ...(map === undefined ? {} : { map: map as SplitOptions<T>['map'] }) } as SplitOptions<T>;
 }

@@ -200,3 +200,8 @@ t.test('chain() with concurrency drains a large input through a slow sink withou
   await pipeline(range(300), chain([async (n: number) => n * 2, (n: number) => n + 1], { concurrency: 16, highWaterMark: 2 }), sink);
   t.same(sink.items, range(300).map((n) => n * 2 + 1));
 });
+
+t.test('chain(), map() and parallel() refuse a misspelled option, naming the option meant', async (t) => {
+  t.throws(() => chain([], { concurency: 2 } as never), new TypeError('chain(): options.concurency is not an option (did you mean "concurrency"?)'));
+  t.throws(() => map((x: number) => x, { highwatermark: 2 } as never), /map\(\): options\.highwatermark is not an option \(did you mean "highWaterMark"\?\)/);
+});

@@ -99,3 +99,8 @@ t.test('limit() with Infinity runs everything at once', async (t) => {
 t.test('limit() rejects a fn that is not a function', async (t) => {
   await t.rejects(limit(1)(42 as never), new TypeError('limit(): fn must be a function, got 42 (number)'));
 });
+
+t.test('limit() passes extra arguments on to the function, as p-limit does', async (t) => {
+  const run = limit(1);
+  t.equal(await run((a: number, b: string) => `${a}${b}`, 1, 'x'), '1x');
+});

@@ -424,7 +424,7 @@ t.test('split() validates its options when created', async (t) => {
   t.throws(() => split({ map: 'JSON.parse' as never }), new TypeError('split(): options.map must be a function, got "JSON.parse" (string)'));
   t.throws(() => split({ highWaterMark: -1 }), new RangeError('split(): options.highWaterMark must be an integer >= 0, got -1 (number)'));
   t.throws(() => split({ signal: {} as never }), TypeError);
-  t.throws(() => split('\n' as never), new TypeError('split(): options must be an object, got "\\n" (string)'));
+  t.throws(() => split(5 as never), new TypeError('split(): options must be an object, got 5 (number)'));
   t.ok(split() instanceof Split);
   t.ok(new Split({ separator: /,/ }) instanceof Split);
 });
@@ -605,4 +605,23 @@ t.test('split() internals: UTF-8 and ASCII scanning agree with node:buffer (prop
       if (scanner.next(from, buf.length) !== (expected === -1 ? buf.length : expected)) throw new Error(`scanner wrong from ${from}`);
     }
   }));
+});
+
+t.test('split() takes split2\'s arguments: a separator and a mapper before the options', async (t) => {
+  const semicolons = split(';');
+  semicolons.end('a;b');
+  t.same(await semicolons.toArray(), ['a', 'b']);
+  const regexp = split(/;\s*/, (line) => line.toUpperCase(), { maxLength: 10 });
+  regexp.end('a; b;c');
+  t.same(await regexp.toArray(), ['A', 'B', 'C']);
+  const mapped = split((line) => Number(line));
+  mapped.end('1\n2\n');
+  t.same(await mapped.toArray(), [1, 2]);
+  t.throws(() => split(';', { separator: ',' }), new TypeError('split(): the separator is given twice, as an argument and as options.separator'));
+});
+
+t.test('split() refuses a misspelled option, naming it and the option meant', async (t) => {
+  t.throws(() => split({ seperator: ';' } as never), new TypeError('split(): options.seperator is not an option (did you mean "separator"?)'));
+  t.throws(() => split({ maxlength: 3 } as never), new TypeError('split(): options.maxlength is not an option (did you mean "maxLength"?)'));
+  t.throws(() => split({ zzz: 1 } as never), /options\.zzz is not an option; the options are highWaterMark, /);
 });

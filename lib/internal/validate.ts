@@ -74,9 +74,48 @@ export function signal(where: string, name: string, value: unknown): AbortSignal
   return value;
 }
 
-/** The options argument itself: undefined becomes `{}`, anything else but a plain object is refused. */
-export function options<T extends object>(where: string, value: T | undefined, name = 'options'): Partial<T> {
+/**
+ * The options argument itself: undefined becomes `{}`, anything else but a plain object is refused,
+ * and so is a key that is not in `known` (a misspelled option would otherwise be silently ignored):
+ * `TypeError: split(): options.seperator is not an option (did you mean "separator"?)`.
+ */
+export function options<T extends object>(where: string, value: T | undefined, name = 'options', known?: readonly string[]): Partial<T> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(TypeError, where, name, 'an object', value);
+  if (known !== undefined) {
+    for (const key of Object.keys(value)) {
+      if (known.includes(key)) continue;
+      const near = nearest(key, known);
+      throw new TypeError(`${where}: ${name}.${key} is not an option${near === undefined ? `; the options are ${known.join(', ')}` : ` (did you mean "${near}"?)`}`);
+    }
+  }
   return value;
 }
+
+/** The known name closest to `key` (case aside, or at most two edits away), if one is. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = candidate.toLowerCase() === key.toLowerCase() ? 0 : distance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The options every stage takes (see stage-options.ts). */
+export const STAGE_KEYS = ['highWaterMark', 'readableHighWaterMark', 'writableHighWaterMark', 'signal'] as const;

@@ -181,7 +181,7 @@ interface Resource { hasRef(): unknown; readonly _destroyed?: boolean }
  * ```
  */
 export function leakCheck(options?: LeakCheckOptions): LeakCheck {
-  const opts = check.options(WHERE, options);
+  const opts = check.options(WHERE, options, 'options', ['signals', 'streams', 'timeout', 'ignore']);
   const timeout = opts.timeout === undefined ? 100 : check.number(WHERE, 'options.timeout', opts.timeout, 0);
   const ignore = new Set(list<string>('options.ignore', opts.ignore, (v, name) => {
     if (typeof v !== 'string') throw new TypeError(`${WHERE}: ${name} must be a string, got ${typeof v}`);
