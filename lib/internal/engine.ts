@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
 import { LineError } from '../errors.js';
+import { Checkpoint, passesCheckpoints } from './checkpoint.js';
 import { Runner } from './runner.js';
 import { bindSignal, destroyReason, failWith, type ResolvedStageOptions } from './stage-options.js';
 import type { Step } from './steps.js';
@@ -49,6 +50,8 @@ class Lane {
   /** Pool mode: outputs waiting for the flush (and, ordered, for the items before this one). */
   held: unknown[] | undefined = undefined;
   done = false;
+  /** It carries a checkpoint: no step runs; it passes once every item before it has. */
+  marker = false;
   /** Resumes an iteration paused while the lane may not pass more on. */
   wake: (() => void) | undefined = undefined;
 }
@@ -126,6 +129,11 @@ export class Engine extends Transform {
     this.#head = opts.head?.(this.#line);
     this.#plain = opts.plain === true && opts.head === undefined;
     bindSignal(this, opts.signal);
+  }
+
+  /** Passes checkpoints on in order (a split's head does not: it cannot tell which line an unfinished chunk belongs to). */
+  get [passesCheckpoints](): boolean {
+    return this.#head === undefined;
   }
 
   /** Aborted when this stage is destroyed; in-flight calls see it. */
@@ -292,10 +300,16 @@ export class Engine extends Transform {
   /** Runs the item on `lane`; a lane that goes async, or (pool) holds outputs, is kept in the ring. */
   #run(lane: Lane): void {
     let pending: Pending;
-    try {
-      pending = this.#runner!.run(lane.input, lane);
-    } catch (error) {
-      this.#failed(lane, error);
+    if (lane.input instanceof Checkpoint) {
+      // One at a time, everything before it is done; in a pool, the ring keeps it behind the rest.
+      lane.marker = true;
+      this.#emit(lane.input, lane);
+    } else {
+      try {
+        pending = this.#runner!.run(lane.input, lane);
+      } catch (error) {
+        this.#failed(lane, error);
+      }
     }
     if (pending === undefined) {
       if (lane.held === undefined) return;
@@ -336,8 +350,9 @@ export class Engine extends Transform {
     const ring = this.#ring;
     if (this.#ordered) {
       while (this.#ready < ring.length && ring[this.#ready]!.done) this.#ready++;
-    } else {
-      // Unordered: the done lanes lead the ring in the order they finished, so a flush passes results on in that order.
+    } else if (!lane.marker) {
+      // Unordered: the done lanes lead the ring in the order they finished, so a flush passes results
+      // on in that order. A checkpoint stays where it came: it may pass only once every lane before it has.
       ring.splice(ring.indexOf(lane), 1);
       ring.splice(this.#ready++, 0, lane);
     }
@@ -357,8 +372,9 @@ export class Engine extends Transform {
     let kept = 0;
     for (let i = 0; i < ring.length; i++) {
       const lane = ring[i]!;
-      // Ordered: only the done lanes at the head, and the first running one after them.
-      const may = !this.#ordered || i <= ready;
+      // Ordered: only the done lanes at the head, and the first running one after them. Unordered:
+      // any, but a checkpoint only once nothing before it is left.
+      const may = this.#ordered ? i <= ready : !lane.marker || kept === 0;
       const held = lane.held;
       if (may && held !== undefined && !this.#full) {
         let k = 0;
@@ -367,7 +383,7 @@ export class Engine extends Transform {
         if (!lane.done) this.#wake(lane);
       }
       if (may && lane.done && lane.held === undefined) {
-        this.#ready--;
+        if (this.#ordered || !lane.marker) this.#ready--;
         continue;
       }
       ring[kept++] = lane;

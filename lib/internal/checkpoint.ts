@@ -1,0 +1,49 @@
+// End-to-end acknowledgements: a source that must know when its items are done (a Redis consumer
+// group, say) writes a Checkpoint after each batch it reads. Every sluice stage passes a checkpoint
+// on only once everything that entered before it has left (passed on, or dropped: filtered, skipped,
+// ended by take), as Flink's barriers travel; the end of the pipeline resolves it once every earlier
+// write to the last stage was called back. The source then acknowledges the batch, at no cost per item.
+// Checkpoints never reach users' functions or foreign streams: pipeline() refuses a stage that does
+// not pass them on (see `passesCheckpoints`) and takes them out before a foreign last stage.
+
+/** Set on a stream that passes checkpoints on in order; pipeline() checks it when the source writes them. */
+export const passesCheckpoints: unique symbol = Symbol.for('sluice.passesCheckpoints');
+
+/** Set on a stream that writes checkpoints (a source) or resolves them itself (a sink). */
+export const usesCheckpoints: unique symbol = Symbol.for('sluice.usesCheckpoints');
+
+/**
+ * A marker among the items. `done` runs once, when the checkpoint has been resolved (every copy of
+ * it, when a fan-out split it).
+ */
+export class Checkpoint {
+  #left = 1;
+  #done: (() => void) | undefined;
+
+  constructor(done: () => void) {
+    this.#done = done;
+  }
+
+  /**
+   * `n` checkpoints for `n` branches of a fan-out (tee, distribute); this one is resolved when all of
+   * them are. With `n` = 0, resolved at once.
+   */
+  fork(n: number): Checkpoint[] {
+    this.#left += n - 1;
+    const copies = Array.from({ length: n }, () => new Checkpoint(() => this.resolve()));
+    if (n === 0) this.resolve();
+    return copies;
+  }
+
+  /** Everything before it has left the pipeline. */
+  resolve(): void {
+    if (--this.#left > 0) return;
+    const done = this.#done;
+    this.#done = undefined;
+    done?.();
+  }
+}
+
+export function isCheckpoint(value: unknown): value is Checkpoint {
+  return value instanceof Checkpoint;
+}
