@@ -15,7 +15,9 @@ export type SluiceErrorCode =
   | 'ERR_SLUICE_INVALID_CHUNK'
   | 'ERR_SLUICE_SHUTDOWN'
   | 'ERR_SLUICE_CLOSED_EARLY'
-  | 'ERR_SLUICE_LEAK';
+  | 'ERR_SLUICE_LEAK'
+  | 'ERR_SLUICE_WORKER'
+  | 'ERR_SLUICE_WORKER_EXIT';
 
 /** Marks sluice's errors, so that one that must also be a TypeError (InvalidChunkError) is a SluiceError too. */
 const SLUICE: unique symbol = Symbol.for('sluice.error');
@@ -154,6 +156,40 @@ export class InvalidChunkError extends TypeError {
 
   override get name(): string {
     return 'InvalidChunkError';
+  }
+}
+
+/** What a worker thread threw, as it crosses to the main thread (see thread-protocol.ts). */
+export interface ThrownInWorker {
+  /** The thrown value was an Error: its name, message, stack and code. */
+  error?: { name: string; message: string; stack: string | undefined; code: unknown };
+  /** Its structured clone (an Error loses its subclass, code and other fields on the way). */
+  clone: unknown;
+}
+
+/**
+ * A function run by `threads()` threw (or rejected) in its worker thread. An error cannot cross threads
+ * as the same object: this one has the original's `message` and `stack`, names the item (`index`,
+ * 0-based, among the items written to the stage), and its `cause` is an Error with the original's
+ * `name`, `message`, `stack` and `code` (or the structured clone of a thrown value that is not an Error).
+ */
+export class WorkerError extends SluiceError {
+  /** The item's 0-based position among those written to the stage, when known. */
+  readonly index: number | undefined;
+
+  constructor(thrown: ThrownInWorker, index: number | undefined) {
+    const original = thrown.error;
+    const cause = original === undefined ? thrown.clone : Object.assign(new Error(original.message), { name: original.name, stack: original.stack, code: original.code });
+    super('ERR_SLUICE_WORKER', original?.message ?? `a worker thread threw ${describeCause(thrown.clone)}`, { cause });
+    this.index = index;
+    if (original?.stack !== undefined) this.stack = original.stack;
+  }
+}
+
+/** A worker thread of `threads()` ended (an uncaught error, `process.exit`, out of memory, terminated) while it had work. */
+export class WorkerExitError extends SluiceError {
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super('ERR_SLUICE_WORKER_EXIT', message, options);
   }
 }
 

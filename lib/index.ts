@@ -22,3 +22,5 @@ export { rateLimit, type RateLimitOptions } from './rate-limit.js';
 export { batch, type BatchOptions } from './batch.js';
 export { shutdownSignal, type ShutdownSignal, type ShutdownSignalOptions } from './shutdown-signal.js';
 export { split, Split, type SplitOptions, type SplitChunk } from './split.js';
+export { threads, Threads, type ThreadsOptions } from './threads.js';
+export { threadPool, ThreadPool, type ThreadPoolOptions } from './thread-pool.js';

@@ -15,20 +15,27 @@ export type ErrorPolicy = 'fail' | 'skip' | ((error: unknown, item: unknown) => 
 
 /**
  * Where the items of an engine come from when it is not written items one by one: split() writes
- * chunks of bytes, and the head cuts them into lines, calling `line(text, offset, number)` for each.
+ * chunks of bytes and its head cuts them into lines; threads() writes items and its head gathers
+ * them into batches. The head gives each item it makes to the engine: `item(value, offset, line)`.
  */
 export interface Head {
-  /** Input name for errors (split's `name`). */
+  /** Items are input lines: errors of the steps are LineErrors naming them, and `ctx.line` is set. */
+  readonly located: boolean;
+  /** Input name for a LineError (split's `name`). */
   readonly name: string | undefined;
-  /** Whether `chunk` is big enough to be worth splitting on the next turn of the event loop. */
+  /** Whether checkpoints written to it can be passed on in order (see checkpoint.ts). */
+  readonly passesCheckpoints: boolean;
+  /** Whether `chunk` is big enough to be worth handling on the next turn of the event loop. */
   defer(chunk: unknown): boolean;
-  /** Cuts a chunk into lines, giving each to the engine; throws (a SluiceError) on input it cannot take. */
+  /** Takes a written chunk, giving the items it makes to the engine; throws (a SluiceError) on input it cannot take. */
   write(chunk: unknown): void;
-  /** The input ended: the last line, if unfinished. */
+  /** The input ended: the last item, if unfinished. */
   end(): void;
+  /** The engine was destroyed: clear timers. */
+  close(): void;
 }
 
-export type LineSink = (text: string, offset: number, line: number) => void;
+export type ItemSink = (value: unknown, offset: number, line: number | undefined) => void;
 
 export interface EngineOptions extends ResolvedStageOptions {
   /** Items run at once. @default 1 */
@@ -37,7 +44,7 @@ export interface EngineOptions extends ResolvedStageOptions {
   ordered?: boolean;
   onError?: ErrorPolicy;
   /** Makes the head that turns written chunks into items, given the function that takes each. */
-  head?: (line: LineSink) => Head;
+  head?: (item: ItemSink) => Head;
   /** Made with no options of its own (map/filter/flatMap): chain() may fuse its steps into a neighbour. */
   plain?: boolean;
 }
@@ -126,14 +133,14 @@ export class Engine extends Transform {
     this.#ordered = opts.ordered ?? true;
     this.#onError = opts.onError ?? 'fail';
     this.#holdMax = Math.max(1, opts.readableHighWaterMark);
-    this.#head = opts.head?.(this.#line);
+    this.#head = opts.head?.(this.#item);
     this.#plain = opts.plain === true && opts.head === undefined;
     bindSignal(this, opts.signal);
   }
 
-  /** Passes checkpoints on in order (a split's head does not: it cannot tell which line an unfinished chunk belongs to). */
+  /** Passes checkpoints on in order (a split's head does not: an unfinished line's bytes came before one). */
   get [passesCheckpoints](): boolean {
-    return this.#head === undefined;
+    return this.#head === undefined || this.#head.passesCheckpoints;
   }
 
   /** Aborted when this stage is destroyed; in-flight calls see it. */
@@ -215,6 +222,7 @@ export class Engine extends Transform {
     this.#controller.abort(destroyReason(error));
     clearImmediate(this.#deferred);
     clearImmediate(this.#flushing);
+    this.#head?.close();
     this.#runner?.close();
     for (const lane of this.#waiting) this.#wake(lane);
     this.#queue = [];
@@ -224,8 +232,15 @@ export class Engine extends Transform {
   }
 
   #makeRunner(): Runner<Lane> {
-    return new Runner<Lane>(this.#steps, this.#controller.signal, this.#head !== undefined, {
+    return new Runner<Lane>(this.#steps, this.#controller.signal, this.#head?.located === true, {
       emit: this.#emit,
+      // Pool mode holds outputs until the flush anyway; `undefined`s and `null`s among them are dropped there.
+      emitAll: (values, lane) => {
+        if (!this.#pool) return false;
+        if (lane.held === undefined) lane.held = values.slice();
+        else for (const value of values) lane.held.push(value);
+        return true;
+      },
       blocked: (lane) => (this.#pool ? lane.held !== undefined && lane.held.length >= this.#holdMax : this.#full),
       wait: (lane) => this.#wait(lane),
       stopped: () => this.#stopped,
@@ -261,15 +276,15 @@ export class Engine extends Transform {
     this.#written(callback);
   }
 
-  /** A head's line: runs at once when it can, else waits in the queue. */
-  readonly #line = (text: string, offset: number, line: number): void => {
+  /** An item a head made: runs at once when it can, else waits in the queue. */
+  readonly #item = (value: unknown, offset: number, line: number | undefined): void => {
     if (this.#stopped) return;
     if (this.#pool || this.#queueStart < this.#queue.length || this.#ring.length > 0) {
-      this.#offer(this.#lane(text, line, offset));
+      this.#offer(this.#lane(value, line, offset));
       return;
     }
     const lane = this.#direct;
-    lane.input = text;
+    lane.input = value;
     lane.line = line;
     lane.offset = offset;
     this.#run(lane);
@@ -378,7 +393,10 @@ export class Engine extends Transform {
       const held = lane.held;
       if (may && held !== undefined && !this.#full) {
         let k = 0;
-        while (k < held.length && !this.#full) if (!this.push(held[k++])) this.#full = true;
+        while (k < held.length && !this.#full) {
+          const value = held[k++];
+          if (value !== undefined && value !== null && !this.push(value)) this.#full = true;
+        }
         lane.held = k === held.length ? undefined : held.slice(k);
         if (!lane.done) this.#wake(lane);
       }
@@ -417,7 +435,7 @@ export class Engine extends Transform {
   #failed(lane: Lane, thrown: unknown): void {
     if (this.#stopped) return;
     const head = this.#head;
-    const error = head === undefined ? thrown : new LineError({ line: lane.line!, offset: lane.offset, ...(head.name === undefined ? {} : { file: head.name }) }, thrown);
+    const error = head?.located !== true ? thrown : new LineError({ line: lane.line!, offset: lane.offset, ...(head.name === undefined ? {} : { file: head.name }) }, thrown);
     const onError = this.#onError;
     if (onError === 'fail') {
       failWith(this, error);

@@ -14,7 +14,8 @@ export interface FusedSteps<L> {
   shared: readonly (StageContext | undefined)[];
   /** Per step: calls so far (the next `ctx.index`). */
   counts: number[];
-  signal: AbortSignal;
+  /** Holds the signal functions get (a thread worker swaps it per batch). */
+  box: { signal: AbortSignal };
   /** Set `ctx.line` from the lane (functions fused into a split). */
   located: boolean;
   /** Step `at` gave something its quick rule cannot settle: the engine's general path takes over. */
@@ -37,7 +38,7 @@ export function fuse<L extends { line: number | undefined }>(s: FusedSteps<L>): 
   const body = ['if (v === undefined || v === null) return undefined;', 'let r, n, c;'];
   for (let i = 0; i < s.fns.length; i++) {
     body.push(
-      s.shared[i] === undefined ? `c = { signal, index: counts[${i}]++${s.located ? ', line: lane.line' : ''} };` : `c = s${i}; c.index = counts[${i}]++;`,
+      s.shared[i] === undefined ? `c = { signal: box.signal, index: counts[${i}]++${s.located ? ', line: lane.line' : ''} };` : `c = s${i}; c.index = counts[${i}]++;`,
       s.located && s.shared[i] !== undefined ? 'c.line = lane.line;' : '',
       `r = f${i}(v, c);`,
       `n = k${i}(r, v);`,
@@ -48,12 +49,12 @@ export function fuse<L extends { line: number | undefined }>(s: FusedSteps<L>): 
   }
   body.push('return emit(v, lane);');
   const indices = s.fns.map((_, i) => i);
-  const names = [...indices.map((i) => `f${i}`), ...indices.map((i) => `k${i}`), ...indices.map((i) => `s${i}`), 'counts', 'signal', 'SLOW', 'slow', 'emit'];
+  const names = [...indices.map((i) => `f${i}`), ...indices.map((i) => `k${i}`), ...indices.map((i) => `s${i}`), 'counts', 'box', 'SLOW', 'slow', 'emit'];
   let factory: (...args: unknown[]) => (value: unknown, lane: L) => Pending;
   try {
     factory = new Function(...names, `return function fused(v, lane) {\n${body.filter(Boolean).join('\n')}\n};`) as typeof factory;
   } catch {
     return undefined;
   }
-  return factory(...s.fns, ...s.rules, ...s.shared, s.counts, s.signal, SLOW, s.slow, s.emit);
+  return factory(...s.fns, ...s.rules, ...s.shared, s.counts, s.box, SLOW, s.slow, s.emit);
 }

@@ -16,6 +16,11 @@ export interface RunnerLane {
 export interface RunnerHooks<L> {
   /** An output of the item on `lane`. */
   emit(value: unknown, lane: L): undefined;
+  /**
+   * Several outputs at once (a last step's `many()` of an array), when they may all be held without
+   * waiting: returns false to have them emitted one by one instead.
+   */
+  emitAll?(values: readonly unknown[], lane: L): boolean;
   /** Whether `lane` must wait before passing on more (between the outputs of a generator, `many()`…). */
   blocked(lane: L): boolean;
   /** Resolves when `lane` may go on. */
@@ -34,7 +39,7 @@ export class Runner<L extends RunnerLane> {
   readonly #rules: Quick[];
   readonly #counts: number[];
   readonly #shared: (StageContext | undefined)[];
-  readonly #signal: AbortSignal;
+  readonly #box: { signal: AbortSignal };
   readonly #located: boolean;
   readonly #hooks: RunnerHooks<L>;
   readonly #fused: ((value: unknown, lane: L) => Pending) | undefined;
@@ -49,7 +54,7 @@ export class Runner<L extends RunnerLane> {
     // filled in at call time: one allocation less per call. One that declares it gets its own, which
     // stays valid after an await.
     this.#shared = steps.map((step) => (step.fn.length < 2 ? (located ? { signal, index: 0, line: undefined } : { signal, index: 0 }) : undefined));
-    this.#signal = signal;
+    this.#box = { signal };
     this.#located = located;
     this.#hooks = hooks;
     this.#fused = fuse<L>({
@@ -57,11 +62,17 @@ export class Runner<L extends RunnerLane> {
       rules: this.#rules,
       shared: this.#shared,
       counts: this.#counts,
-      signal,
+      box: this.#box,
       located,
       slow: (at, result, input, lane) => this.#slow(at, result, input, lane),
       emit: hooks.emit,
     });
+  }
+
+  /** The signal the functions get from now on (a thread worker gives each batch its own). */
+  set signal(signal: AbortSignal) {
+    this.#box.signal = signal;
+    for (const ctx of this.#shared) if (ctx !== undefined) ctx.signal = signal;
   }
 
   /** Runs `value` through every step; a promise when something went async. Throws what a step throws. */
@@ -83,7 +94,7 @@ export class Runner<L extends RunnerLane> {
     for (let i = from; i < fns.length; i++) {
       let ctx = this.#shared[i];
       if (ctx === undefined) {
-        ctx = this.#located ? { signal: this.#signal, index: this.#counts[i]!++, line: lane.line } : { signal: this.#signal, index: this.#counts[i]!++ };
+        ctx = this.#located ? { signal: this.#box.signal, index: this.#counts[i]!++, line: lane.line } : { signal: this.#box.signal, index: this.#counts[i]!++ };
       } else {
         ctx.index = this.#counts[i]!++;
         if (this.#located) ctx.line = lane.line;
@@ -107,7 +118,12 @@ export class Runner<L extends RunnerLane> {
   #settled(at: number, result: unknown, input: unknown, lane: L): Pending {
     const out = outcome(this.#kinds[at]!, result, input);
     if (out === undefined) return undefined;
-    if (out instanceof Many) return this.#each(lane, out.values as Iterable<unknown> | AsyncIterable<unknown>, at + 1);
+    if (out instanceof Many) {
+      const values = out.values;
+      // An array out of the last step, where the outputs may be held whole (a thread's batch): no loop per item.
+      if (at + 1 === this.#fns.length && Array.isArray(values) && this.#hooks.emitAll?.(values, lane) === true) return undefined;
+      return this.#each(lane, values as Iterable<unknown> | AsyncIterable<unknown>, at + 1);
+    }
     return this.#from(lane, out, at + 1);
   }
 

@@ -54,6 +54,9 @@ export class ByteSplitter {
     this.#lastIndexOk = !selfOverlapping(this.#sep);
   }
 
+  readonly located = true;
+  readonly passesCheckpoints = false;
+
   get name(): string | undefined {
     return this.#out.name;
   }
@@ -69,6 +72,8 @@ export class ByteSplitter {
   defer(chunk: unknown): boolean {
     return this.#reader.defer(chunk);
   }
+
+  close(): void {}
 
   write(input: unknown): void {
     const chunk = this.#reader.read(input);

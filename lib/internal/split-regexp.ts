@@ -35,6 +35,9 @@ export class RegExpSplitter {
     this.#re = new RegExp(separator.source, `${separator.flags.replace(/[gy]/g, '')}g`);
   }
 
+  readonly located = true;
+  readonly passesCheckpoints = false;
+
   get name(): string | undefined {
     return this.#out.name;
   }
@@ -50,6 +53,8 @@ export class RegExpSplitter {
   defer(chunk: unknown): boolean {
     return this.#reader.defer(chunk);
   }
+
+  close(): void {}
 
   write(input: unknown): void {
     this.#text(this.#reader.read(input), false);
