@@ -7,7 +7,8 @@ import * as check from './internal/validate.js';
 export interface BatchOptions extends StageOptions {
   /**
    * Milliseconds a partial batch may wait for more items, counted from its first item; then it is
-   * emitted as it is. A finite number > 0. Unset, a batch waits until it is full or the input ends.
+   * emitted as it is. A number > 0 and <= 2^31 - 1 (setTimeout's limit). Unset, a batch waits until it
+   * is full or the input ends.
    * @default undefined
    */
   maxWait?: number;
@@ -29,7 +30,7 @@ const WHERE = 'batch()';
  * @param options `maxWait`, plus buffering and cancellation. See {@link BatchOptions}.
  * @returns An object-mode Transform from items to arrays of items.
  * @throws {TypeError} When `size` or an option has the wrong type.
- * @throws {RangeError} When `size` is not an integer >= 1, or `maxWait` not a finite number > 0.
+ * @throws {RangeError} When `size` is not an integer >= 1, or `maxWait` not a number > 0 and <= 2^31 - 1.
  *
  * @example Groups of three
  * ```ts
@@ -54,7 +55,7 @@ const WHERE = 'batch()';
 export function batch<T>(size: number, options?: BatchOptions): TypedDuplex<T, T[]> & Transform {
   check.integer(WHERE, 'size', size, 1);
   const opts = check.options(WHERE, options);
-  const maxWait = opts.maxWait === undefined ? undefined : check.number(WHERE, 'options.maxWait', opts.maxWait, 0, true);
+  const maxWait = opts.maxWait === undefined ? undefined : check.delay(WHERE, 'options.maxWait', opts.maxWait);
   const stage = stageOptions(WHERE, opts);
   const stream = new Batch<T>(size, maxWait, stage.readableHighWaterMark, stage.writableHighWaterMark);
   bindSignal(stream, stage.signal);

@@ -47,8 +47,16 @@ export class Distribute extends Duplex {
   }
 
   override _final(callback: Callback): void {
-    for (const worker of this.#workers) worker.end();
-    callback();
+    // Finished once every worker has taken every item: a failure after that would come too late for
+    // a pipeline that ends here.
+    let left = this.#workers.length;
+    const done = (): void => {
+      if (--left === 0) callback();
+    };
+    for (const worker of this.#workers) {
+      if (worker.writableFinished) done();
+      else worker.once('finish', done).end();
+    }
   }
 
   override _read(): void {
@@ -90,8 +98,9 @@ export class Distribute extends Duplex {
  * (in completion order) into the returned Duplex.
  *
  * Backpressure holds end to end: when every worker is full, writing waits for one to drain; the
- * workers' outputs are read only as fast as the result is read. An error in any worker destroys
- * every worker and the whole; destroying the whole destroys every worker.
+ * workers' outputs are read only as fast as the result is read. Its writable side finishes once
+ * every worker's has. An error in any worker destroys every worker and the whole; destroying the
+ * whole destroys every worker.
  *
  * @typeParam I The items written in.
  * @typeParam O The items the workers give.

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { bindSignal, failWith, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { isNodeStream } from './internal/streams.js';
 import * as check from './internal/validate.js';
 
@@ -94,7 +94,7 @@ export class Merge extends Readable {
       // Sources we stopped ourselves fail with a premature close: neither a new error nor a detach.
       if (this.destroyed) return;
       if (!this.#detach) {
-        this.destroy(error as Error);
+        failWith(this, error);
         return;
       }
       this.emit('detach', error, index);

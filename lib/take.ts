@@ -45,7 +45,8 @@ class Take extends Duplex {
 /**
  * Passes on the first `n` items, then ends. Inside {@link pipeline} (or {@link chain}) the stages
  * before it are then ended too, so a large or endless source stops being read: `take(10)` behind a
- * 10 GB file reads only the first chunks. Stages after it finish their work normally.
+ * 10 GB file reads only the first chunks. Stages after it finish their work normally. As the last
+ * stage of a pipeline, the items it passes on are dropped and the pipeline resolves.
  *
  * @typeParam T The items.
  * @param n How many items to pass on (0 ends at once).

@@ -1,7 +1,7 @@
 import { Duplex, type DuplexOptions, type Writable } from 'node:stream';
 import { SluiceError } from './errors.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
-import { closed, isNodeStream } from './internal/streams.js';
+import { closed, hasClosed, isNodeStream } from './internal/streams.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
@@ -46,20 +46,27 @@ export class Tee extends Duplex {
     this.#detach = options.onError === 'detach';
     this.#passThrough = passThrough;
     destinations.forEach((destination, index) => {
-      let errored = false;
-      const onError = (error: Error): void => {
-        errored = true;
+      // Each destination fails once: an 'error' is followed by a 'close', which is not news then.
+      let failed = false;
+      const fail = (error: Error): void => {
+        if (failed) return;
+        failed = true;
         this.#failed(destination, index, error);
       };
+      const early = (what: string): SluiceError => new SluiceError('ERR_SLUICE_CLOSED_EARLY', `tee(): destinations[${index}] ${what}`);
+      // One that can take nothing more, and will not say so with an event, would leave the tee waiting
+      // for it forever. On the next tick, so that a 'detach' listener added after tee() hears of it.
+      const dead = destination.writableEnded ? 'had already ended' : hasClosed(destination) ? 'was destroyed' : undefined;
+      if (dead !== undefined) process.nextTick(fail, destination.errored ?? early(`${dead} before the tee started`));
+      // Closed already: it emits nothing more, so there is nothing to listen to.
+      if (hasClosed(destination)) return;
       // Node emits 'error' before 'close', so the listener can go on 'close'. A destination destroyed
       // without an error before it finished would otherwise leave the tee waiting for it forever.
       const onClose = (): void => {
-        destination.off('error', onError);
-        if (!errored && !destination.writableFinished) {
-          this.#failed(destination, index, new SluiceError('ERR_SLUICE_CLOSED_EARLY', `tee(): destinations[${index}] closed before it finished`));
-        }
+        destination.off('error', fail);
+        if (!destination.writableFinished) fail(early('closed before it finished'));
       };
-      destination.on('error', onError).once('close', onClose);
+      destination.on('error', fail).once('close', onClose);
     });
     bindSignal(this, opts.signal);
   }
@@ -123,7 +130,7 @@ export class Tee extends Duplex {
   #failed(destination: Writable, index: number, error: Error): void {
     // Destinations we destroyed ourselves: neither a new error nor a detach.
     if (this.destroyed) return;
-    if (!this.#detach || !this.#destinations.has(destination)) {
+    if (!this.#detach) {
       this.destroy(error);
       return;
     }
@@ -148,8 +155,11 @@ export class Tee extends Duplex {
  * memory stays bounded. It finishes only when every destination has finished.
  *
  * An error in one destination destroys every destination and the tee with that error, or with
- * `onError: 'detach'`, drops that destination and goes on. Destroying the tee destroys every
- * destination. With `passThrough: true` the tee is also readable and passes each item on.
+ * `onError: 'detach'`, drops that destination and goes on. So does a destination that closes before
+ * it has finished, or that had already ended or been destroyed when the tee was made: a
+ * {@link SluiceError} with code `ERR_SLUICE_CLOSED_EARLY` (on the next tick, for the latter).
+ * Destroying the tee destroys every destination. With `passThrough: true` the tee is also readable
+ * and passes each item on.
  *
  * @typeParam T The items.
  * @param destinations Writables (or Duplexes whose output you consume yourself).

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
+import { stageOptions, bindSignal, failWith, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
@@ -33,7 +33,9 @@ function isAsync(fn: Function): boolean {
  * function whose resolved value is pushed (`undefined` pushes nothing), plus an optional `flush`.
  * Without `transform`, items pass through unchanged.
  *
- * Errors given to `callback`, thrown, or rejected destroy the stream with that very error.
+ * Errors given to `callback`, thrown, or rejected destroy the stream with that very error; a thrown or
+ * rejected falsy value (`throw undefined`) is an error too (`pipeline` rejects with it), while
+ * `callback(null)` or `callback()` is success, as in through2.
  *
  * @typeParam I The items written in.
  * @typeParam O The items pushed out.
@@ -74,12 +76,14 @@ export function through<I, O = I>(
     readableHighWaterMark: opts.readableHighWaterMark,
     writableHighWaterMark: opts.writableHighWaterMark,
   });
+  // What a function throws or rejects with, falsy values included (`callback(undefined)` would be success).
+  const fail = (error: unknown): void => failWith(stream, error);
   if (transform === undefined) {
     stream._transform = (chunk: unknown, _enc: BufferEncoding, callback: TransformCallback) => callback(null, chunk);
   } else if (isAsync(transform)) {
     const fn = transform as AsyncTransform<I, O>;
     stream._transform = function (this: Transform, chunk: I, enc: BufferEncoding, callback: TransformCallback) {
-      fn.call(this, chunk, enc).then((out) => callback(null, out), callback);
+      fn.call(this, chunk, enc).then((out) => callback(null, out), fail);
     };
   } else {
     const fn = transform as ClassicTransform<I, O>;
@@ -89,26 +93,33 @@ export function through<I, O = I>(
       try {
         result = fn.call(this, chunk, enc, callback);
       } catch (err) {
-        callback(err as Error);
+        fail(err);
         return;
       }
       // A plain function returning a promise (`(n) => fetch(n).then(…)`) is an async transform too:
       // without a callback parameter it could never call back.
-      if (fn.length < 3 && isThenable(result)) result.then((out) => callback(null, out), callback);
+      if (fn.length < 3 && isThenable(result)) result.then((out) => callback(null, out), fail);
     };
   }
   if (flush !== undefined) {
     if (isAsync(flush)) {
       const fn = flush as (this: Transform) => Promise<O | undefined>;
       stream._flush = function (this: Transform, callback: TransformCallback) {
-        fn.call(this).then((out) => callback(null, out), callback);
+        fn.call(this).then((out) => callback(null, out), fail);
       };
     } else {
       const fn = flush as (this: Transform, callback: TransformCallback) => unknown;
       stream._flush = function (this: Transform, callback: TransformCallback) {
-        const result = fn.call(this, callback);
+        let result: unknown;
+        // Node catches a throw here too, but reads a falsy one as success.
+        try {
+          result = fn.call(this, callback);
+        } catch (err) {
+          fail(err);
+          return;
+        }
         // As for `transform`: a plain function taking no callback and returning a promise is an async flush.
-        if (fn.length === 0 && isThenable(result)) result.then((out) => callback(null, out), callback);
+        if (fn.length === 0 && isThenable(result)) result.then((out) => callback(null, out), fail);
       };
     }
   }

@@ -145,9 +145,15 @@ t.test('batch() validates its arguments', async (t) => {
   t.throws(() => batch(Infinity), RangeError);
   t.throws(() => batch(2.5), RangeError);
   t.throws(() => batch('3' as never), TypeError);
-  t.throws(() => batch(3, { maxWait: 0 }), new RangeError('batch(): options.maxWait must be a finite number > 0, got 0 (number)'));
+  t.throws(() => batch(3, { maxWait: 0 }), new RangeError('batch(): options.maxWait must be a number of milliseconds > 0 and <= 2147483647, got 0 (number)'));
   t.throws(() => batch(3, { maxWait: Infinity }), RangeError);
   t.throws(() => batch(3, { maxWait: '5' as never }), TypeError);
   t.throws(() => batch(3, { highWaterMark: -1 }), RangeError);
   t.throws(() => batch(3, [] as never), TypeError);
+});
+
+t.test('batch() refuses a maxWait of 2^31 ms or more, which setTimeout would fire after 1 ms', async (t) => {
+  t.throws(() => batch(3, { maxWait: 2 ** 31 }), new RangeError('batch(): options.maxWait must be a number of milliseconds > 0 and <= 2147483647, got 2147483648 (number)'));
+  t.throws(() => batch(3, { maxWait: 2 ** 40 }), RangeError);
+  batch(3, { maxWait: 2 ** 31 - 1 }).destroy();
 });

@@ -4,7 +4,8 @@ import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { distribute, map, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { Lead } from './fixtures/helpers.js';
+import { Lead, rejection } from './fixtures/helpers.js';
+import { within } from './fixtures/settle.js';
 
 const byValue = (a: number, b: number): number => a - b;
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -116,6 +117,36 @@ t.test('distribute() destroys every worker when one fails and pipeline rejects w
   }).then(() => undefined, (e: unknown) => e);
   t.equal(error, boom, 'the very error object');
   await check.verify();
+});
+
+t.test('distribute() finishes only once every worker has finished', async (t) => {
+  const log: string[] = [];
+  const workers = [0, 5].map((ms) => map(async (n: number) => (ms === 0 ? n : sleep(ms, n))));
+  workers.forEach((w, i) => w.on('finish', () => log.push(`worker ${i} finished`)));
+  const stage = distribute(2, (i) => workers[i]!).on('finish', () => log.push('distribute finished'));
+  t.same((await toArray([1, 2, 3, 4], stage)).sort(byValue), [1, 2, 3, 4]);
+  t.equal(log[log.length - 1], 'distribute finished');
+  t.equal(log.length, 3);
+});
+
+t.test("distribute() as the last stage fails the pipeline with the error of a worker's last item", async (t) => {
+  const boom = new Error('boom');
+  const stage = distribute(1, () => map(async (n: number) => {
+    await sleep(2);
+    if (n === 3) throw boom;
+    return n;
+  }));
+  t.equal(await rejection(within(pipeline([1, 2, 3], stage), 'pipeline()')), boom);
+});
+
+t.test('distribute() rejects with the very falsy value a worker throws', async (t) => {
+  for (const value of [undefined, null, 0, '', false]) {
+    const err = await rejection(within(toArray([1, 2, 3], distribute(2, () => map(async (n: number) => {
+      if (n === 2) throw value;
+      return n;
+    }))), 'toArray()'));
+    t.ok(Object.is(err, value), `rejected with ${String(err)} for a thrown ${String(value)}`);
+  }
 });
 
 t.test('distribute() destroyed destroys every worker', async (t) => {

@@ -5,7 +5,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { merge, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { Lead } from './fixtures/helpers.js';
+import { Lead, rejection } from './fixtures/helpers.js';
+import { within } from './fixtures/settle.js';
 
 /** Resolves once `done()` holds, polling for up to a second (generators finish a tick or a timer later). */
 async function eventually(done: () => boolean, what: string): Promise<void> {
@@ -195,6 +196,17 @@ t.test("merge() with onError 'detach' drops the failing source, emits 'detach' a
   t.equal(detached.length, 1);
   t.equal(detached[0]?.[0], boom);
   t.equal(detached[0]?.[1], 1);
+});
+
+t.test('merge() rejects with the very falsy value a source throws', async (t) => {
+  for (const value of [undefined, null, 0, '', false]) {
+    const failing = (async function* (): AsyncGenerator<number> {
+      yield 1;
+      throw value;
+    })();
+    const err = await rejection(within(toArray(merge([[10, 20], failing])), 'toArray()'));
+    t.ok(Object.is(err, value), `rejected with ${String(err)} for a thrown ${String(value)}`);
+  }
 });
 
 t.test('merge() reads no source faster than the consumer reads', async (t) => {

@@ -4,12 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chain } from '../lib/chain.js';
 import { fromIterable } from '../lib/from-iterable.js';
 import { map } from '../lib/map.js';
+import { merge } from '../lib/merge.js';
 import { parallel } from '../lib/parallel.js';
 import { pipeline } from '../lib/pipeline.js';
 import { take } from '../lib/take.js';
 import { toArray } from '../lib/to-array.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { endless, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
+import { within } from './fixtures/settle.js';
 
 t.test('take() passes on the first n items', async (t) => {
   t.same(await toArray([1, 2, 3, 4, 5], take(3)), [1, 2, 3]);
@@ -145,6 +147,38 @@ t.test('take() is destroyed with signal.reason when options.signal aborts', asyn
   setTimeout(() => controller.abort('stop'), 5);
   t.equal(await rejection(run), 'stop');
   await check.verify();
+});
+
+t.test('take() as the last stage ends the pipeline', async (t) => {
+  const check = leakCheck();
+  await within(pipeline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], check.track(take(3))), 'pipeline()');
+  let finished = false;
+  await within(pipeline(function* () {
+    try {
+      for (let i = 0; ; i++) yield i;
+    } finally {
+      finished = true;
+    }
+  }, check.track(take(3))), 'pipeline()');
+  t.equal(finished, true);
+  await within(pipeline([1, 2], check.track(take(0))), 'pipeline()');
+  await check.verify();
+});
+
+t.test('take() as the last stage after a map() ends the pipeline and stops the source', async (t) => {
+  const check = leakCheck();
+  const state = sourceState();
+  const stages = [check.track(map((n: number) => n * 2)), check.track(take(3))] as const;
+  await within(pipeline(endless(state), ...stages), 'pipeline()');
+  await turns();
+  t.equal(state.finished, true);
+  await check.verify();
+});
+
+t.test('take() ending early does not fail the pipeline for an earlier take() it tears down before that one ends', async (t) => {
+  // merge() ends a turn later than the take(0) does: the take(1) between them is torn down unfinished.
+  t.same(await within(toArray(merge([[]]), take(1), take(0)), 'toArray()'), []);
+  t.same(await within(toArray(merge([[1, 2]]), take(5), map((n: number) => n), take(0)), 'toArray()'), []);
 });
 
 t.test('take() refuses an n that is not an integer >= 0', async (t) => {

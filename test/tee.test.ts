@@ -1,10 +1,12 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fc from 'fast-check';
+import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipeline, tee, toArray } from '../lib/index.js';
+import { map, pipeline, SluiceError, tee, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { Lead } from './fixtures/helpers.js';
+import { Lead, rejection } from './fixtures/helpers.js';
+import { within } from './fixtures/settle.js';
 
 interface SinkOptions {
   /** Milliseconds before the i-th write is accepted (0: at once, synchronously). */
@@ -248,6 +250,77 @@ t.test('tee() aborted at a random moment rejects with the reason and leaves noth
       await check.verify();
     },
   ), { numRuns: 30 });
+});
+
+/** Checks that `err` is the ERR_SLUICE_CLOSED_EARLY of destinations[0] and says `what`. */
+function closedEarly(t: Test, err: unknown, what: RegExp): void {
+  t.ok(err instanceof SluiceError, 'a SluiceError');
+  t.equal((err as SluiceError).code, 'ERR_SLUICE_CLOSED_EARLY');
+  t.match((err as Error).message, what);
+}
+
+t.test('tee() fails at once with ERR_SLUICE_CLOSED_EARLY when a destination was destroyed before it started', async (t) => {
+  const closed = sink();
+  closed.destroy();
+  await once(closed, 'close');
+  const check = leakCheck();
+  const stage = check.track(tee([sink(), closed]));
+  closedEarly(t, await rejection(within(pipeline([1, 2], stage), 'pipeline()')), /^tee\(\): destinations\[1\] was destroyed before the tee started$/);
+  // Destroyed, but its 'close' is still to come.
+  const closing = sink();
+  closing.destroy();
+  closedEarly(t, await rejection(within(pipeline([1, 2], tee([closing])), 'pipeline()')), /^tee\(\): destinations\[0\] closed before it finished$/);
+  await check.verify();
+});
+
+t.test('tee() fails at once with ERR_SLUICE_CLOSED_EARLY when a destination had already finished', async (t) => {
+  const finished = sink();
+  finished.end();
+  await once(finished, 'close');
+  closedEarly(t, await rejection(within(pipeline([1], tee([finished])), 'pipeline()')), /^tee\(\): destinations\[0\] had already ended before the tee started$/);
+  const kept = new Writable({ objectMode: true, autoDestroy: false, write: (_item, _encoding, callback) => callback() });
+  kept.end();
+  await once(kept, 'finish');
+  closedEarly(t, await rejection(within(pipeline([1], tee([kept])), 'pipeline()')), /had already ended/);
+  const ending = sink({ finalDelay: 5 });
+  ending.end();
+  closedEarly(t, await rejection(within(pipeline([1], tee([ending])), 'pipeline()')), /had already ended/);
+});
+
+t.test('tee() fails with the error a destination was destroyed with before it started', async (t) => {
+  const boom = new Error('boom');
+  const failed = sink();
+  const closed = new Promise((resolve) => failed.on('error', () => {}).on('close', resolve));
+  failed.destroy(boom);
+  await closed;
+  t.equal(await rejection(within(pipeline([1], tee([failed])), 'pipeline()')), boom);
+});
+
+t.test("tee() with onError 'detach' drops a destination that had already finished and goes on", async (t) => {
+  const finished = sink();
+  finished.end();
+  await once(finished, 'close');
+  const live = sink();
+  const stage = tee([finished, live], { onError: 'detach' });
+  const detached: [unknown, unknown][] = [];
+  stage.on('detach', (error: unknown, index: unknown) => detached.push([error, index]));
+  await within(pipeline([1, 2, 3], stage), 'pipeline()');
+  t.same(live.received, [1, 2, 3]);
+  t.equal(detached.length, 1);
+  closedEarly(t, detached[0]?.[0], /destinations\[0\] had already ended/);
+  t.equal(detached[0]?.[1], 0);
+});
+
+t.test('tee() rejects with the very falsy value a destination fails with', async (t) => {
+  for (const value of [undefined, null, 0, '', false]) {
+    const failing = map((n: number) => {
+      if (n === 2) throw value;
+      return n;
+    });
+    failing.resume();
+    const err = await rejection(within(toArray([1, 2, 3], tee([sink(), failing], { passThrough: true })), 'toArray()'));
+    t.ok(Object.is(err, value), `rejected with ${String(err)} for ${String(value)} thrown in a map() destination`);
+  }
 });
 
 t.test('tee() refuses what is not a list of Writables, naming it', async (t) => {

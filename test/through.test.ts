@@ -6,6 +6,7 @@ import { through } from '../lib/through.js';
 import { toArray } from '../lib/to-array.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { drain, endless, rejection, thrown, turns } from './fixtures/helpers.js';
+import { within } from './fixtures/settle.js';
 
 t.test('through() runs a classic transform that pushes with this.push', async (t) => {
   const twice = through<number, number>(function (n, _encoding, callback) {
@@ -167,4 +168,41 @@ t.test('through() treats a plain function returning a promise as an async transf
 
 t.test('through() treats a plain flush returning a promise as an async flush', async (t) => {
   t.same(await toArray([1], through<number, number>(undefined, () => sleep(1).then(() => 7))), [1, 7]);
+});
+
+t.test('through() rejects with the very falsy value its functions throw or reject with', async (t) => {
+  const forms: [string, (value: unknown) => Transform][] = [
+    ['a classic transform throwing', (value) => through<number, number>(function (n, _encoding, callback) {
+      if (n === 2) throw value;
+      callback(null, n);
+    })],
+    ['an async transform rejecting', (value) => through<number, number>(async (n) => {
+      if (n === 2) throw value;
+      return n;
+    })],
+    ['a plain function whose promise rejects', (value) => through<number, number>((n) => (n === 2 ? Promise.reject(value) : Promise.resolve(n)))],
+    ['a classic flush throwing', (value) => through<number, number>(undefined, () => {
+      throw value;
+    })],
+    ['an async flush rejecting', (value) => through<number, number>(undefined, async () => {
+      throw value;
+    })],
+    ['a plain flush whose promise rejects', (value) => through<number, number>(undefined, () => Promise.reject(value))],
+  ];
+  for (const [what, make] of forms) {
+    for (const value of [undefined, null, 0, '', false]) {
+      const err = await rejection(within(toArray([1, 2, 3], make(value)), 'toArray()'));
+      t.ok(Object.is(err, value), `${what}: rejected with ${String(err)} for ${String(value)}`);
+    }
+  }
+});
+
+t.test('through() treats callback(null), callback() and callback(undefined) as success', async (t) => {
+  const out = await toArray([1, 2, 3], through<number, number>(function (n, _encoding, callback) {
+    this.push(n);
+    if (n === 1) callback(null);
+    else if (n === 2) callback();
+    else callback(undefined);
+  }));
+  t.same(out, [1, 2, 3]);
 });

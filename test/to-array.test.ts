@@ -4,6 +4,7 @@ import { map } from '../lib/map.js';
 import { collect, toArray } from '../lib/to-array.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { endless, rejection } from './fixtures/helpers.js';
+import { within } from './fixtures/settle.js';
 
 t.test('toArray() collects an iterable without stages', async (t) => {
   t.same(await toArray(new Set([1, 2, 3])), [1, 2, 3]);
@@ -49,6 +50,25 @@ t.test('toArray() rejects with the very error of its source', async (t) => {
     throw boom;
   }
   t.equal(await rejection(toArray(failing())), boom);
+});
+
+t.test('toArray() rejects when a stage is reused after it finished, naming it', async (t) => {
+  const m = map((n: number) => n);
+  t.same(await toArray([1, 2], m), [1, 2]);
+  const err = await rejection(within(toArray([3], m), 'toArray()'));
+  t.ok(err instanceof TypeError);
+  t.equal((err as Error).message, 'pipeline(): stages[1] (Engine) has already finished; a stage runs only once');
+});
+
+t.test('toArray() rejects with the very falsy value its sync generator source throws', async (t) => {
+  for (const value of [undefined, null, 0, '', false]) {
+    const source = (function* (): Generator<number> {
+      yield 1;
+      throw value;
+    })();
+    const err = await rejection(within(toArray(source, map((n: number) => n)), 'toArray()'));
+    t.ok(Object.is(err, value), `rejected with ${String(err)} for a thrown ${String(value)}`);
+  }
 });
 
 t.test('collect() is toArray()', async (t) => {

@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** Anything with Node's stream interface, including streams from `readable-stream`. */
 export type AnyStream = NodeJS.ReadableStream | NodeJS.WritableStream | Duplex;
@@ -33,13 +33,18 @@ interface StreamState {
 }
 
 /**
- * Resolves once a destroyed stream has emitted 'close' (undefined if it has, or is not destroyed).
+ * Whether a destroyed stream has emitted 'close' (or never will): it emits nothing more.
  * `stream.closed` is no use here: Node sets it in destroy(), a tick before 'close' and 'error' are emitted.
  */
-export function closed(stream: Duplex): Promise<void> | undefined {
-  if (!stream.destroyed) return undefined;
+export function hasClosed(stream: Readable | Writable): boolean {
+  if (!stream.destroyed) return false;
   const internal = stream as unknown as { _readableState?: StreamState; _writableState?: StreamState };
   const state = internal._readableState ?? internal._writableState;
-  if (state === undefined || state.closeEmitted === true || state.emitClose === false) return undefined;
+  return state === undefined || state.closeEmitted === true || state.emitClose === false;
+}
+
+/** Resolves once a destroyed stream has emitted 'close' (undefined if it has, or is not destroyed). */
+export function closed(stream: Readable | Writable): Promise<void> | undefined {
+  if (!stream.destroyed || hasClosed(stream)) return undefined;
   return new Promise((resolve) => stream.once('close', () => resolve()));
 }
