@@ -56,6 +56,14 @@ export interface SplitOptions<T = string> extends StageOptions {
    * @default undefined
    */
   name?: string;
+  /**
+   * The number of the first line, for input that starts in the middle of a file (a part of it read
+   * elsewhere): line numbers in errors and `ctx.line` count from it.
+   * @default 1
+   */
+  firstLine?: number;
+  /** The byte offset of the first byte, for such input: offsets in errors count from it. @default 0 */
+  firstOffset?: number;
 }
 
 const WHERE = 'split()';
@@ -74,7 +82,7 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
   readonly #splitter: ByteSplitter | RegExpSplitter;
 
   constructor(options?: SplitOptions<T>) {
-    const opts = check.options(WHERE, options, 'options', [...check.STAGE_KEYS, 'separator', 'maxLength', 'skipOverflow', 'map', 'fatal', 'name']);
+    const opts = check.options(WHERE, options, 'options', [...check.STAGE_KEYS, 'separator', 'maxLength', 'skipOverflow', 'map', 'fatal', 'name', 'firstLine', 'firstOffset']);
     const stage = stageOptions(WHERE, opts);
     const { separator } = opts;
     const separatorMust = 'a non-empty string or a RegExp';
@@ -87,6 +95,8 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
       skipOverflow: opts.skipOverflow === undefined ? false : check.boolean(WHERE, 'options.skipOverflow', opts.skipOverflow),
       fatal: opts.fatal === undefined ? false : check.boolean(WHERE, 'options.fatal', opts.fatal),
       name: opts.name === undefined ? undefined : check.string(WHERE, 'options.name', opts.name),
+      firstLine: opts.firstLine === undefined ? 1 : check.integer(WHERE, 'options.firstLine', opts.firstLine, 1),
+      firstOffset: opts.firstOffset === undefined ? 0 : check.integer(WHERE, 'options.firstOffset', opts.firstOffset, 0),
     };
     const map = opts.map === undefined ? undefined : check.func<(line: string, lineNumber: number) => unknown>(WHERE, 'options.map', opts.map);
     const steps = map === undefined ? [] : [{ kind: 'map' as const, fn: (line: unknown, ctx = UNUSED) => map(line as string, ctx.line!) }];

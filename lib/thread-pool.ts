@@ -257,7 +257,14 @@ export class ThreadPool implements AsyncDisposable {
     thread.running.clear();
     for (const timer of thread.stopping.values()) clearTimeout(timer);
     thread.stopping.clear();
-    await thread.worker.terminate();
+    // A worker being ended holds no reference on the event loop (nor does an idle, unref'd one): the
+    // loop could empty, and the process exit or 'beforeExit' fire, before it has. This timer holds it.
+    const holding = setInterval(() => {}, 60_000);
+    try {
+      await thread.worker.terminate();
+    } finally {
+      clearInterval(holding);
+    }
   }
 }
 

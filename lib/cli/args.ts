@@ -1,6 +1,7 @@
 // The command line: `sluice [options] [FILE...]`, parsed strictly, with the stage flags kept in the
 // order they were given (from parseArgs' tokens).
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
 
@@ -35,6 +36,8 @@ export interface CliOptions {
   text: boolean;
   /** Worker pool size for async stages; undefined runs them one at a time. */
   parallel: number | undefined;
+  /** Threads running the per-line stages (1: the main thread alone). */
+  threads: number;
   unordered: boolean;
   countBy: string | undefined;
   top: number | undefined;
@@ -68,6 +71,7 @@ const OPTIONS = {
   skip: { type: 'string' },
   text: { type: 'boolean', short: 'a' },
   parallel: { type: 'string' },
+  threads: { type: 'string', short: 'j' },
   unordered: { type: 'boolean' },
   'count-by': { type: 'string' },
   top: { type: 'string' },
@@ -129,6 +133,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     skip: values.skip === undefined ? 0 : integer('--skip', values.skip, 0),
     text: values.text ?? false,
     parallel: values.parallel === undefined ? undefined : integer('--parallel', values.parallel, 1),
+    threads: values.threads === undefined ? 1 : values.threads.trim() === 'auto' ? Math.max(1, availableParallelism()) : integer('--threads', values.threads, 1),
     unordered: values.unordered ?? false,
     countBy: values['count-by'],
     top: values.top === undefined ? undefined : integer('--top', values.top, 1),
@@ -148,6 +153,10 @@ function checkCombinations(o: CliOptions): void {
   if (o.unordered && o.parallel === undefined) throw new UsageError('--unordered needs --parallel N');
   if (o.top !== undefined && o.countBy === undefined) throw new UsageError('--top needs --count-by EXPR');
   if (!o.header && o.input !== 'csv' && o.input !== 'tsv') throw new UsageError('--no-header needs --csv or --tsv');
+  if (o.threads > 1) {
+    if (o.begin !== undefined || o.end !== undefined) throw new UsageError('--begin and --end share variables between lines, which threads cannot: use --threads 1');
+    if (o.input === 'csv' || o.input === 'tsv') throw new UsageError(`--threads with --${o.input} is not supported (a record may span lines): use --threads 1`);
+  }
   if (o.fieldSeparator === '') throw new UsageError('--field-separator needs a separator');
   if (o.outFile === '') throw new UsageError('--output needs a file name');
   if (o.inPlace) {

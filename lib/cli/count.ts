@@ -101,6 +101,21 @@ export class Counter {
     return undefined;
   }
 
+  /** The tally as [key, count] pairs (a thread sends its own to the main thread's). */
+  entries(): [unknown, number][] {
+    return [...this.#counts.values()].map(({ key, n }) => [key, n]);
+  }
+
+  /** Adds another tally's pairs. */
+  merge(entries: readonly [unknown, number][]): void {
+    for (const [key, n] of entries) {
+      const k = typeof key === 'object' && key !== null ? toJson(key) : key;
+      const box = this.#counts.get(k);
+      if (box === undefined) this.#counts.set(k, { key, n });
+      else box.n += n;
+    }
+  }
+
   /**
    * The result, most frequent first, ties in the order of the keys' text (by UTF-16 code unit, as
    * `sort` in the C locale): `count key` lines with the count right-aligned in 7 columns as `uniq -c`

@@ -38,9 +38,9 @@ export interface CsvRecords {
  * A CSV or TSV parser for one input. With `header`, the first record names the columns and records are
  * objects; without, arrays. `skip` lines are dropped before the header. TSV has no quoting: a `"` is a
  * character like any other. A malformed record fails the run naming its line, or with `skipErrors` is
- * dropped and reported to it (`LINE: message`).
+ * dropped and reported to it (its line and message).
  */
-export function csvRecords(format: 'csv' | 'tsv', opts: { header: boolean; skip: number; skipErrors: ((message: string) => void) | undefined }): CsvRecords {
+export function csvRecords(format: 'csv' | 'tsv', opts: { header: boolean; skip: number; skipErrors: ((line: number | undefined, text: string) => void) | undefined }): CsvRecords {
   if (parse === undefined) throw new Error('loadCsv() first');
   const parser = parse({
     delimiter: format === 'csv' ? ',' : '\t',
@@ -53,7 +53,7 @@ export function csvRecords(format: 'csv' | 'tsv', opts: { header: boolean; skip:
     skip_records_with_error: opts.skipErrors !== undefined,
   });
   const skipErrors = opts.skipErrors;
-  if (skipErrors !== undefined) parser.on('skip', (error: { lines?: number; message: string }) => skipErrors(`${error.lines ?? '?'}: ${error.message}`));
+  if (skipErrors !== undefined) parser.on('skip', (error: { lines?: number; message: string }) => skipErrors(error.lines, error.message));
   // Where the next record starts: after the skipped lines and the header.
   let lines = opts.skip + (opts.header ? 1 : 0);
   let bytes = 0;

@@ -43,15 +43,33 @@ export function describe(cause: unknown): string {
   return String(cause);
 }
 
+/** What a failure says: where in the input (for a line of it) and what. */
+export interface Failure {
+  file?: string;
+  line?: number;
+  text: string;
+}
+
 /**
- * The one-line message for an error that names a line of input: `FILE:LINE: cause`. A `LineError`'s
- * `cause` is what an expression (or `JSON.parse`) threw; a `LineTooLongError` is what binary input
- * without newlines ends in. (The CLI does not ask split() for `fatal` UTF-8 checks.)
+ * A failure in parts: a `LineError` names its line and says what the expression (or `JSON.parse`)
+ * threw; a `LineTooLongError` is what binary input without newlines ends in; a RunError or ExprError
+ * (not a bug) says its message; anything else describes itself. (The CLI does not ask split() for
+ * `fatal` UTF-8 checks.)
  */
-export function lineMessage(err: unknown): string | undefined {
-  if (err instanceof LineError) return `${err.file ?? '<input>'}:${err.line}: ${describe(err.cause)}`;
+export function failureOf(err: unknown): Failure {
+  if (err instanceof LineError) return { file: err.file ?? '<input>', line: err.line, text: describe(err.cause) };
   if (err instanceof LineTooLongError) {
-    return `${err.file ?? '<input>'}:${err.line}: the line is longer than ${err.maxLength} bytes (it starts at byte ${err.offset}); is this a text file?`;
+    return { file: err.file ?? '<input>', line: err.line, text: `the line is longer than ${err.maxLength} bytes (it starts at byte ${err.offset}); is this a text file?` };
   }
-  return undefined;
+  return { text: err instanceof RunError || err instanceof ExprError ? err.message : describe(err) };
+}
+
+/** `FILE:LINE: text`, or the text alone. */
+export function formatFailure(failure: Failure): string {
+  return failure.line === undefined ? failure.text : `${failure.file ?? '<input>'}:${failure.line}: ${failure.text}`;
+}
+
+/** What a failure says on stderr. */
+export function describeFailure(err: unknown): string {
+  return formatFailure(failureOf(err));
 }

@@ -5,10 +5,11 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pipeline, shutdownSignal, ShutdownError } from '../index.js';
 import { HELP, parseCli, version, type CliOptions } from './args.js';
-import { ExprError, RunError, UsageError, describe, lineMessage } from './errors.js';
+import { describeFailure, formatFailure, RunError, UsageError } from './errors.js';
 import { checkInputs, Lines, type Input } from './inputs.js';
 import { fileDestination, LineWriter, stdoutDestination, type Destination } from './output.js';
 import { loadCsv } from './csv.js';
+import { Chunks, numbered, threadedStages } from './threaded.js';
 import { compileProgram, Skips, type Program } from './program.js';
 import { colorAllowed, formatBytes, startProgress, wantProgress } from './progress.js';
 
@@ -68,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     shutdown.dispose();
     if (skips !== undefined && skips.count > 0 && !options.quiet) {
-      note(`skipped ${skips.count} line${skips.count === 1 ? '' : 's'} with errors; the first: ${skips.first}`);
+      note(`skipped ${skips.count} line${skips.count === 1 ? '' : 's'} with errors; the first: ${formatFailure(skips.first!)}`);
     }
     if (options.stats) {
       const seconds = (performance.now() - started) / 1000;
@@ -99,8 +100,12 @@ interface Context {
 async function runJob(inputs: Input[], dest: Destination, { program, options, shutdown, skips, totals }: Context): Promise<void> {
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
   const signal = AbortSignal.any([shutdown, dest.failed]);
-  const run = program.build(skips, describeFailure);
-  const lines = new Lines(inputs, run.input, options.text);
+  const run = program.build(skips);
+  const threadedCount = { read: 0 };
+  const lines = options.threads > 1 ? new Chunks(inputs, { binaryOk: options.text, numbered: numbered(sources(options)) }) : new Lines(inputs, run.input, options.text);
+  const stages = lines instanceof Chunks
+    ? threadedStages({ threads: options.threads, concurrency: options.parallel ?? 1, workerData: { options }, numbered: numbered(sources(options)), run, skips, lines: threadedCount })
+    : [];
   const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
   const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
     ? startProgress({ stream: process.stderr, total: inputs.reduce((sum, i) => sum + i.size!, 0), done: () => lines.bytesRead, color: colorAllowed() })
@@ -112,7 +117,7 @@ async function runJob(inputs: Input[], dest: Destination, { program, options, sh
     keepFinal: dest.stream !== process.stdout,
   });
   try {
-    await pipeline(lines, ...run.later, writer, { signal });
+    await pipeline(lines, ...stages, ...run.later, writer, { signal });
     progress?.stop();
     await dest.commit();
   } catch (err) {
@@ -120,10 +125,15 @@ async function runJob(inputs: Input[], dest: Destination, { program, options, sh
     await dest.discard();
     throw err;
   } finally {
-    totals.linesIn += lines.linesRead;
+    totals.linesIn += lines instanceof Chunks ? threadedCount.read : lines.linesRead;
     totals.linesOut += writer.lines;
     totals.bytes += lines.bytesRead;
   }
+}
+
+/** Every EXPR of the command line. */
+function sources(o: CliOptions): string[] {
+  return [...o.stages.flatMap((s) => ('source' in s ? [s.source] : [])), ...(o.countBy === undefined ? [] : [o.countBy])];
 }
 
 /** The exit status for what ended the run, after saying why on stderr (except for a closed pipe). */
@@ -135,10 +145,6 @@ function failure(err: unknown): number {
   return err instanceof RunError ? err.status : EXIT_FAILURE;
 }
 
-/** What a failure says on stderr: `FILE:LINE: cause` for a line of input, the message for what is not a bug. */
-function describeFailure(err: unknown): string {
-  return lineMessage(err) ?? (err instanceof RunError || err instanceof ExprError ? err.message : describe(err));
-}
 
 /** Exits once stdout and stderr have handed everything to the OS (pipes are asynchronous). */
 async function exit(code: number): Promise<never> {

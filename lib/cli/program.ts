@@ -10,7 +10,7 @@ import { batch, chain, filter, flatMap, LineError, map, rateLimit, skip, split, 
 import type { CliOptions, StageSpec } from './args.js';
 import { Counter, formatter, parseRecord } from './count.js';
 import { csvRecords, located as csvLocated } from './csv.js';
-import { ExprError, UsageError } from './errors.js';
+import { ExprError, failureOf, UsageError, type Failure } from './errors.js';
 import { compileAll, type ItemFn, type Scope } from './expr.js';
 import { Fields } from './fields.js';
 import type { Input } from './inputs.js';
@@ -23,14 +23,14 @@ function isExpr(step: Step): step is ExprStep {
   return 'fn' in step;
 }
 
-/** Lines skipped by --skip-errors: how many, and the first one's message. */
+/** Lines skipped by --skip-errors: how many, and the first one's failure. */
 export class Skips {
   count = 0;
-  first: string | undefined;
+  first: Failure | undefined;
 
-  add(message: string): undefined {
-    this.count++;
-    this.first ??= message;
+  add(failure: Failure, count = 1): undefined {
+    this.count += count;
+    this.first ??= failure;
     return undefined;
   }
 }
@@ -41,12 +41,25 @@ export interface InputStage {
   lines(): number;
 }
 
+/** Where a part of an input starts (a thread's chunk): its first line's number and byte offset. */
+export interface Start {
+  firstLine: number;
+  firstOffset: number;
+}
+
 /** One run's streams: fresh for each run (streams are single-use), from expressions compiled once. */
 export interface Run {
-  /** The per-line stages of one input, fused into its split(); `before`: lines of the inputs before it. */
-  input(input: Input, before: number): InputStage;
+  /**
+   * The per-line stages of one input (or of a part of it starting at `start`), fused into its split();
+   * `before`: lines of the inputs before it. Without order-bound stages they give output lines.
+   */
+  input(input: Input, before: number, start?: Start): InputStage;
   /** The stages after the inputs are joined; their last one gives output lines (strings). */
   later: Duplex[];
+  /** --count-by's tally so far, to merge a thread's into the main one. */
+  counts(): [unknown, number][];
+  /** Adds a thread's tally. */
+  merge(counts: readonly [unknown, number][]): void;
   /** Lines to write once the input has ended: --count-by's result, --end's value. */
   atEnd(): string[];
 }
@@ -54,7 +67,7 @@ export interface Run {
 export interface Program {
   /** --begin, run once before any input. */
   begin(): void;
-  build(skips: Skips | undefined, describe: (error: unknown) => string): Run;
+  build(skips: Skips | undefined): Run;
 }
 
 /** Compiles every EXPR once; a syntax error, or --parallel without an async stage, is a UsageError. */
@@ -78,32 +91,36 @@ export function compileProgram(o: CliOptions): Program {
     begin() {
       compiled.begin?.();
     },
-    build(skips, describe) {
+    build(skips) {
       const counter = countBy === undefined ? undefined : new Counter();
       // What turns the last stage's items into output: a tally, or a line of text.
       const last: ItemFn[] = counter === undefined ? [formatter(o.output)] : [countBy!.fn, (key) => counter.add(key)];
       const tail = rest.length === 0 ? last : [];
       return {
-        input(input, before) {
+        input(input, before, start) {
           scope.file = input.label;
           scope.before = before;
           const stages = [...head.map(stage), ...tail];
           if (o.input === 'csv' || o.input === 'tsv') {
-            const parser = csvRecords(o.input, { header: o.header, skip: o.skip, skipErrors: skips === undefined ? undefined : (message) => skips.add(`${input.label}:${message}`) });
+            const parser = csvRecords(o.input, { header: o.header, skip: o.skip, skipErrors: skips === undefined ? undefined : (line, text) => skips.add({ file: input.label, ...(line === undefined ? {} : { line }), text }) });
             // No split() to name the line: each record carries where it started (csv.ts).
             const onError = (error: unknown, record: unknown): undefined => {
               const failure = new LineError({ ...csvLocated(record), file: input.label }, error);
               if (skips === undefined) throw failure;
-              return skips.add(describe(failure));
+              return skips.add(failureOf(failure));
             };
             return { stage: chain([parser.stream, parser.locate, ...stages], { ...pool, onError }), lines: parser.lines };
           }
-          const lines = split<unknown>({ name: input.label });
+          const lines = split<unknown>({ name: input.label, ...start });
           const first = [...(o.skip > 0 ? [skip(o.skip)] : []), ...(o.input === 'json' ? [parseJson] : [])];
-          const onError = skips === undefined ? ('fail' as const) : (error: unknown) => skips.add(describe(error));
+          const onError = skips === undefined ? ('fail' as const) : (error: unknown) => skips.add(failureOf(error));
           return { stage: chain([lines, ...first, ...stages], { ...pool, onError }), lines: () => lines.lines };
         },
-        later: rest.length === 0 ? [] : [...rest.map((step) => later(step, pool, skips, describe)), chain(last)],
+        later: rest.length === 0 ? [] : [...rest.map((step) => later(step, pool, skips)), chain(last)],
+        counts: () => counter?.entries() ?? [],
+        merge(counts) {
+          counter?.merge(counts);
+        },
         atEnd() {
           const out = counter === undefined ? [] : counter.lines(o.output, o.top);
           const end = compiled.end?.();
@@ -120,7 +137,7 @@ function stage({ kind, fn }: ExprStep): Duplex {
 }
 
 /** A stage after the inputs were joined: an order-bound one, or an expression whose errors name it. */
-function later(step: Step, pool: { concurrency: number; ordered: boolean }, skips: Skips | undefined, describe: (error: unknown) => string): Duplex {
+function later(step: Step, pool: { concurrency: number; ordered: boolean }, skips: Skips | undefined): Duplex {
   if (!isExpr(step)) {
     if (step.kind === 'batch') return batch(step.size);
     if (step.kind === 'rate') return rateLimit({ rate: step.rate, per: step.per });
@@ -129,7 +146,7 @@ function later(step: Step, pool: { concurrency: number; ordered: boolean }, skip
   const onError = (error: unknown): undefined => {
     const failure = new ExprError(step.flag, step.source, error);
     if (skips === undefined) throw failure;
-    return skips.add(describe(failure));
+    return skips.add(failureOf(failure));
   };
   return chain([stage(step)], { ...pool, onError });
 }

@@ -38,7 +38,7 @@ export class ByteSplitter {
   /** Whether the last window of text scanned held a non-ASCII byte. */
   #wide = false;
   /** Byte offset of the next chunk in the input. */
-  #offset = 0;
+  #offset: number;
   /** The unfinished line, as slices of the chunks it came in (joined once, when it ends). */
   #tail: Buffer[] = [];
   #tailLen = 0;
@@ -46,6 +46,7 @@ export class ByteSplitter {
 
   constructor(separator: string | undefined, opts: SplitterOptions, sink: LineSink, reader: ChunkReader) {
     this.#out = new LineCounter(opts, sink);
+    this.#offset = opts.firstOffset;
     this.#reader = reader;
     this.#crlf = separator === undefined;
     this.#sep = Buffer.from(separator ?? '\n');

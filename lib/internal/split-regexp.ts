@@ -21,7 +21,7 @@ export class RegExpSplitter {
   readonly #reader: ChunkReader;
   readonly #re: RegExp;
   #skipping = false;
-  #offset = 0;
+  #offset: number;
   #carry: Buffer = EMPTY;
   #window = '';
   #windowOffset = 0;
@@ -31,6 +31,7 @@ export class RegExpSplitter {
 
   constructor(separator: RegExp, opts: SplitterOptions, sink: LineSink, reader: ChunkReader) {
     this.#out = new LineCounter(opts, sink);
+    this.#offset = opts.firstOffset;
     this.#reader = reader;
     this.#re = new RegExp(separator.source, `${separator.flags.replace(/[gy]/g, '')}g`);
   }

@@ -9,6 +9,10 @@ export interface SplitterOptions {
   fatal: boolean;
   /** Input name in errors. */
   name: string | undefined;
+  /** The number of the first line (input that starts mid-file). */
+  firstLine: number;
+  /** The byte offset of the first byte. */
+  firstOffset: number;
 }
 
 /** Receives each line, with the byte offset of its start and its 1-based number; may throw to fail the input. */
@@ -28,6 +32,8 @@ export class LineCounter {
   readonly fatal: boolean;
   readonly name: string | undefined;
   readonly sink: LineSink;
+  /** Lines before the first one (`firstLine - 1`). */
+  readonly #before: number;
   lines = 0;
   skipped = 0;
 
@@ -37,15 +43,17 @@ export class LineCounter {
     this.fatal = opts.fatal;
     this.name = opts.name;
     this.sink = sink;
+    this.#before = opts.firstLine - 1;
   }
 
   /** Where the next line is, for an error. */
   next(offset: number): { line: number; offset: number; file?: string } {
-    return this.name === undefined ? { line: this.lines + 1, offset } : { line: this.lines + 1, offset, file: this.name };
+    const line = this.#before + this.lines + 1;
+    return this.name === undefined ? { line, offset } : { line, offset, file: this.name };
   }
 
   emit(text: string, offset: number): void {
-    this.sink(text, offset, ++this.lines);
+    this.sink(text, offset, this.#before + ++this.lines);
   }
 
   /** A finished line longer than maxLength. */

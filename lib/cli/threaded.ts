@@ -1,0 +1,162 @@
+// `sluice --threads N`: the main thread reads each input (decoded as without threads), cuts it into
+// chunks of whole lines and hands them to threads() running thread-worker.ts, which split them and
+// run the per-line stages. Results come back in input order: output lines (or items for the
+// order-bound stages, which run here after), parts of --count-by's tally and of --skip-errors' count.
+// Line numbers in messages stay exact: counted here when expressions use NR/FNR, else added up from
+// the chunks' counts as their results come in, in order.
+import { createReadStream } from 'node:fs';
+import { Readable, type Duplex } from 'node:stream';
+import type { TransferListItem } from 'node:worker_threads';
+import { createGunzip } from 'node:zlib';
+import { many, map, pipeline, threads } from '../index.js';
+import { gzipError, isGzip, TextBytes, type Endings } from './decode.js';
+import { reason, RunError, formatFailure, type Failure } from './errors.js';
+import type { Input } from './inputs.js';
+import type { Run, Skips } from './program.js';
+import type { Chunk, ChunkResult } from './thread-worker.js';
+
+/** Bytes read at a time, and so about the size of a chunk. */
+const READ = 1024 * 1024;
+const WORKER = new URL('./thread-worker.js', import.meta.url);
+
+/** The inputs as chunks of whole lines; an input's last chunk may end without a newline. */
+export class Chunks extends Readable {
+  readonly #inputs: readonly Input[];
+  readonly #binaryOk: boolean;
+  /** Number the lines here (expressions use NR or FNR). */
+  readonly #numbered: boolean;
+  #index = -1;
+  #source: (Readable & { bytesRead?: number }) | undefined;
+  #text: TextBytes | undefined;
+  #first: TextBytes | undefined;
+  #doneBytes = 0;
+  #line = 1;
+  #offset = 0;
+  #before = 0;
+
+  constructor(inputs: readonly Input[], opts: { binaryOk: boolean; numbered: boolean }) {
+    super({ objectMode: true, highWaterMark: 2 });
+    this.#inputs = inputs;
+    this.#binaryOk = opts.binaryOk;
+    this.#numbered = opts.numbered;
+  }
+
+  get bytesRead(): number {
+    return this.#doneBytes + (this.#source?.bytesRead ?? 0);
+  }
+
+  get endings(): Endings {
+    return { newline: this.#first?.endings.newline ?? '\n', finalNewline: this.#text?.endings.finalNewline ?? true };
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    this.#next();
+    callback();
+  }
+
+  override _read(): void {
+    this.#text?.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#text?.destroy();
+    this.#source?.destroy();
+    callback(error);
+  }
+
+  #next(): void {
+    if (this.destroyed) return;
+    this.#doneBytes = this.bytesRead;
+    const input = this.#inputs[++this.#index];
+    if (input === undefined) {
+      this.push(null);
+      return;
+    }
+    const source: Readable = input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark: READ });
+    this.#source = source;
+    this.#open(input, source).catch((err: unknown) => this.destroy(located(err, input)));
+  }
+
+  async #open(input: Input, source: Readable): Promise<void> {
+    const gzip = await isGzip(source);
+    if (this.destroyed) return;
+    const text = new TextBytes(input.label, this.#binaryOk);
+    this.#first ??= text;
+    this.#text = text;
+    this.#line = 1;
+    this.#offset = 0;
+    let carry: Buffer | undefined;
+    text.on('data', (bytes: Buffer) => {
+      const nl = bytes.lastIndexOf(0x0a);
+      if (nl === -1) {
+        carry = carry === undefined ? Buffer.from(bytes) : Buffer.concat([carry, bytes]);
+        return;
+      }
+      const body = bytes.subarray(0, nl + 1);
+      const parts = carry === undefined ? [body] : [carry, body];
+      carry = nl + 1 < bytes.length ? Buffer.from(bytes.subarray(nl + 1)) : undefined;
+      // A read's own buffer (a file's 1 MiB read) moves to the thread; a slice of a shared one (zlib's
+      // output, Node's small-buffer pool) is copied. The rest of the read was copied out above.
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      if (!this.#chunk(input, parts, own ? [bytes.buffer] : [])) text.pause();
+    });
+    await pipeline(source, ...(gzip ? [createGunzip()] : []), text);
+    if (carry !== undefined) this.#chunk(input, [carry], []);
+    // Lines of this input, for NR in the next: its newlines, and a last line without one.
+    this.#before += this.#line - 1 + (carry === undefined ? 0 : 1);
+    this.#next();
+  }
+
+  #chunk(input: Input, parts: Buffer[], move: ArrayBufferLike[]): boolean {
+    const chunk: Chunk = { parts, move, file: input.label, firstLine: this.#numbered ? this.#line : undefined, firstOffset: this.#offset, before: this.#before };
+    for (const part of parts) {
+      this.#offset += part.length;
+      if (this.#numbered) for (let i = part.indexOf(0x0a); i !== -1; i = part.indexOf(0x0a, i + 1)) this.#line++;
+    }
+    return this.push(chunk);
+  }
+}
+
+function located(err: unknown, input: Input): Error {
+  const e = err as { syscall?: unknown } | null;
+  if (e !== null && typeof e === 'object' && typeof e.syscall === 'string') return new RunError(`${input.label}: ${reason(err)}`);
+  return gzipError(input.label, err) ?? (err as Error);
+}
+
+function transfer(chunk: Chunk): TransferListItem[] {
+  return chunk.move as TransferListItem[];
+}
+
+/** Whether the expressions use line numbers (NR, FNR): then the chunks must carry theirs. */
+export function numbered(sources: readonly string[]): boolean {
+  return sources.some((source) => /(?<![\p{ID_Continue}$.])F?NR(?![\p{ID_Continue}$])/u.test(source));
+}
+
+/**
+ * The threaded stages: chunks to the threads, their results merged here in input order. `numbered`:
+ * the chunks carry their first line's number (see Chunks).
+ */
+export function threadedStages(opts: { threads: number; concurrency: number; workerData: unknown; numbered: boolean; run: Run; skips: Skips | undefined; lines: { read: number } }): Duplex[] {
+  const { run, skips, lines } = opts;
+  // Lines before the current chunk in its input, from the counts of the chunks before it.
+  let file: string | undefined;
+  let before = 0;
+  const shift = (failure: Failure, chunkFile: string): Failure =>
+    opts.numbered || failure.line === undefined || failure.file !== chunkFile ? failure : { ...failure, line: failure.line + before };
+  return [
+    threads<Chunk, ChunkResult>(WORKER, { threads: opts.threads, batch: 1, inFlight: 2, concurrency: opts.concurrency, workerData: opts.workerData, transfer }),
+    map((result: ChunkResult) => {
+      const chunkFile = result.file;
+      if (chunkFile !== file) {
+        file = chunkFile;
+        before = 0;
+      }
+      if (result.failed !== undefined) throw new RunError(formatFailure(shift(result.failed, chunkFile)));
+      if (result.firstSkip !== undefined) skips?.add(shift(result.firstSkip, chunkFile), result.skipped);
+      run.merge(result.counts);
+      before += result.lines;
+      lines.read += result.lines;
+      return many(result.out);
+    }),
+  ];
+}
