@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
 import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
@@ -76,7 +77,19 @@ class Batch<T> extends Transform {
     this.#maxWait = maxWait;
   }
 
+  /** Passes checkpoints on in order: one sends the partial batch before it on at once (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
   override _transform(item: T, _enc: BufferEncoding, callback: TransformCallback): void {
+    if (item instanceof Checkpoint) {
+      // Held back behind a partial batch, it could wait for items its source sends only once it is
+      // resolved: the partial batch goes now.
+      if (this.#current.length > 0 || this.#overdue) this.push(this.#take());
+      callback(null, item);
+      return;
+    }
     this.#current.push(item);
     if (this.#current.length >= this.#size) {
       callback(null, this.#take());

@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import { Merge } from './merge.js';
+import { Checkpoint, passesCheckpoints, passesOn } from './internal/checkpoint.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { closed, isNodeStream } from './internal/streams.js';
 import type { TypedDuplex } from './internal/types.js';
@@ -16,6 +17,8 @@ export class Distribute extends Duplex {
   readonly #out: Merge;
   #next = 0;
   #held: Callback | undefined;
+  /** A checkpoint's copies still inside the workers, by copy: the original passes on when none is left. */
+  readonly #copies = new Map<Checkpoint, { original: Checkpoint; left: number }>();
 
   constructor(workers: Duplex[], options: DistributeOptions) {
     const opts = stageOptions('distribute()', options);
@@ -29,13 +32,29 @@ export class Distribute extends Duplex {
     }
     out.on('error', (error: Error) => this.destroy(error));
     out.on('data', (item: unknown) => {
+      if (item instanceof Checkpoint) {
+        const group = this.#copies.get(item);
+        if (group === undefined) return;
+        this.#copies.delete(item);
+        if (--group.left > 0) return;
+        item = group.original;
+      }
       if (!this.push(item)) out.pause();
     });
     out.once('end', () => this.push(null));
     bindSignal(this, opts.signal);
   }
 
+  /** Passes checkpoints on in order, once every worker has passed on what it was given before (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
   override _write(item: unknown, encoding: BufferEncoding, callback: Callback): void {
+    if (item instanceof Checkpoint) {
+      this.#checkpoint(item, callback);
+      return;
+    }
     const worker = this.#pick();
     if (worker === undefined) {
       // Every worker is full: wait for the first 'drain', then pick again.
@@ -43,6 +62,22 @@ export class Distribute extends Duplex {
       return;
     }
     worker.write(item, encoding);
+    callback();
+  }
+
+  /** A copy to every worker (written even past its highWaterMark: it holds no item), as a marker of position. */
+  #checkpoint(checkpoint: Checkpoint, callback: Callback): void {
+    const blind = this.#workers.findIndex((worker) => !passesOn(worker));
+    if (blind !== -1) {
+      callback(new TypeError(`distribute(): worker ${blind} (${this.#workers[blind]!.constructor.name}) does not pass checkpoints on; with a source that acknowledges its items, every worker must be a sluice stage`));
+      return;
+    }
+    const group = { original: checkpoint, left: this.#workers.length };
+    for (const worker of this.#workers) {
+      const copy = new Checkpoint(() => {});
+      this.#copies.set(copy, group);
+      worker.write(copy);
+    }
     callback();
   }
 

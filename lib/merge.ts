@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { handles, passesCheckpoints, usesCheckpoints } from './internal/checkpoint.js';
 import { bindSignal, failWith, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { isNodeStream } from './internal/streams.js';
 import * as check from './internal/validate.js';
@@ -43,6 +44,16 @@ export class Merge extends Readable {
     this.#sources = sources;
     this.#detach = options.onError === 'detach';
     bindSignal(this, opts.signal);
+  }
+
+  /** Passes its sources' checkpoints on, each in its source's order (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
+  /** Writes checkpoints when one of its sources does (a Redis source, say). */
+  get [usesCheckpoints](): boolean {
+    return this.#sources.some(handles);
   }
 
   override _read(): void {

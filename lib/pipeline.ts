@@ -1,4 +1,7 @@
+import { AckSink } from './internal/ack-sink.js';
+import { handles, passesOn, withoutCheckpoints } from './internal/checkpoint.js';
 import { connect } from './internal/compose.js';
+import type { Writable } from 'node:stream';
 import { isNodeStream, type AnyStream } from './internal/streams.js';
 import * as check from './internal/validate.js';
 
@@ -56,6 +59,31 @@ function checkStage(stage: unknown, i: number): void {
 }
 
 /**
+ * A source that acknowledges its items (a Redis consumer group) writes checkpoints among them: every
+ * stage in between must pass them on in order, and the last one resolves them, or is wrapped so that
+ * each is resolved once the items written to it before have been called back. Refused otherwise,
+ * naming the stage: acknowledgements silently lost would mean work silently lost.
+ */
+function acknowledged(stages: unknown[]): void {
+  for (let i = 1; i < stages.length - 1; i++) {
+    const stage = stages[i];
+    if (!passesOn(stage)) {
+      const what = typeof stage === 'function' ? 'a function' : `${(stage as object).constructor.name}`;
+      throw new TypeError(
+        `${WHERE}: stages[${i}] (${what}) does not pass checkpoints on; with a source that acknowledges its items (stages[0]), every stage between must be a sluice stage (map, filter, chain, parallel, threads, batch…)`,
+      );
+    }
+  }
+  const end = stages.length - 1;
+  const last = stages[end];
+  if (handles(last)) return;
+  if (typeof last === 'function') {
+    const fn = last as (source: AsyncIterable<unknown>, options: { signal: AbortSignal }) => unknown;
+    stages[end] = (source: AsyncIterable<unknown>, options: { signal: AbortSignal }) => fn(withoutCheckpoints(source), options);
+  } else stages[end] = new AckSink(last as Writable);
+}
+
+/**
  * Connects stages and resolves when the last one has finished, with errgroup semantics: the first
  * error or abort destroys every stage and the promise rejects with THAT error (never with a generic
  * premature close), an abort rejects with `signal.reason`, and `timeout` rejects with a `TimeoutError`.
@@ -65,7 +93,9 @@ function checkStage(stage: unknown, i: number): void {
  * Stages are what `stream/promises` pipeline takes: Node streams (every sluice stage is one),
  * iterables and async iterables as the source, async generator functions in between, an async
  * function as the sink. A stage that ends early (`take`) ends the stages before it; as the last
- * stage, what it passes on is dropped. A stage runs once: pass a new one to each pipeline.
+ * stage, what it passes on is dropped. A stage runs once: pass a new one to each pipeline. With a
+ * source that acknowledges its items (`redisSource` of `sluice/redis`), every stage in between must be
+ * a sluice stage, and an item counts as done once the last stage has taken it (see the README).
  *
  * @param args The stages, optionally followed by {@link PipelineOptions}.
  * @returns A promise that resolves when every stage has finished.
@@ -98,6 +128,7 @@ export function pipeline(source: PipelineSource, ...rest: [...PipelineStage[], P
   const stages = [source, ...(options === last ? rest.slice(0, -1) : rest)] as unknown[];
   if (stages.length < 2) throw new TypeError(`${WHERE}: needs at least two stages, got ${stages.length}`);
   stages.forEach(checkStage);
+  if (handles(stages[0])) acknowledged(stages);
   const signal = options.signal === undefined ? undefined : check.signal(WHERE, 'options.signal', options.signal);
   const timeout = options.timeout === undefined ? undefined : check.delay(WHERE, 'options.timeout', options.timeout);
   return connect(stages, signal, timeout);

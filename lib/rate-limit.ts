@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
 import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
@@ -88,6 +89,11 @@ export function rateLimit<T>(options: RateLimitOptions): TypedDuplex<T, T> & Tra
     readableHighWaterMark: stage.readableHighWaterMark,
     writableHighWaterMark: stage.writableHighWaterMark,
     transform(chunk: T, _enc, callback) {
+      // A checkpoint takes no token: everything before it has passed already.
+      if (chunk instanceof Checkpoint) {
+        callback(null, chunk);
+        return;
+      }
       waiting = { chunk, callback };
       tryPass();
     },
@@ -99,5 +105,6 @@ export function rateLimit<T>(options: RateLimitOptions): TypedDuplex<T, T> & Tra
     },
   });
   bindSignal(stream, stage.signal);
+  Object.defineProperty(stream, passesCheckpoints, { value: true });
   return stream;
 }

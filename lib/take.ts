@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { endsEarly } from './internal/streams.js';
+import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
@@ -24,10 +25,20 @@ class Take extends Duplex {
     return this.#left === 0;
   }
 
+  /** Passes checkpoints on in order while it takes items (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     // Past the limit, hold the callback: upstream stalls until pipeline ends it, instead of being
     // drained for nothing (and a synchronous source would spin without yielding).
     if (this.#left === 0) return;
+    if (chunk instanceof Checkpoint) {
+      this.push(chunk);
+      callback();
+      return;
+    }
     this.#left--;
     this.push(chunk);
     if (this.#left === 0) this.push(null);

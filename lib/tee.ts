@@ -1,5 +1,6 @@
 import { Duplex, type DuplexOptions, type Writable } from 'node:stream';
 import { SluiceError } from './errors.js';
+import { Checkpoint, handles, passesCheckpoints } from './internal/checkpoint.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { closed, hasClosed, isNodeStream } from './internal/streams.js';
 import type { TypedDuplex } from './internal/types.js';
@@ -24,6 +25,8 @@ type Callback = (error?: Error | null) => void;
 export class Tee extends Duplex {
   readonly #destinations: Set<Writable>;
   readonly #all: Writable[];
+  /** Per destination: writes made and called back, and checkpoints waiting for them (see #checkpoint). */
+  readonly #acks = new Map<Writable, Acks>();
   readonly #detach: boolean;
   readonly #passThrough: boolean;
   #full = false;
@@ -43,6 +46,7 @@ export class Tee extends Duplex {
     } as DuplexOptions);
     this.#all = destinations;
     this.#destinations = new Set(destinations);
+    for (const destination of destinations) this.#acks.set(destination, new Acks());
     this.#detach = options.onError === 'detach';
     this.#passThrough = passThrough;
     destinations.forEach((destination, index) => {
@@ -71,10 +75,19 @@ export class Tee extends Duplex {
     bindSignal(this, opts.signal);
   }
 
+  /** Passes checkpoints on in order, a copy to each destination (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
   override _write(item: unknown, encoding: BufferEncoding, callback: Callback): void {
+    if (item instanceof Checkpoint) {
+      this.#checkpoint(item, callback);
+      return;
+    }
     this.#waiting = 1;
     for (const destination of this.#destinations) {
-      if (!destination.write(item, encoding)) {
+      if (!destination.write(item, encoding, this.#acks.get(destination)!.written())) {
         this.#waiting++;
         destination.once('drain', this.#drained);
       }
@@ -120,6 +133,31 @@ export class Tee extends Duplex {
     Promise.all(this.#all.map((d) => closed(d as Duplex))).then(() => callback(error));
   }
 
+  /**
+   * A copy for each destination and for the readable side; the checkpoint is resolved once they all
+   * are. A destination that resolves checkpoints itself is written its copy; for any other, the copy
+   * is resolved once it has called back every item written to it before.
+   */
+  #checkpoint(checkpoint: Checkpoint, callback: Callback): void {
+    const copies = checkpoint.fork(this.#destinations.size + (this.#passThrough ? 1 : 0));
+    let k = 0;
+    this.#waiting = 1;
+    for (const destination of this.#destinations) {
+      const copy = copies[k++]!;
+      if (!handles(destination)) this.#acks.get(destination)!.after(copy);
+      else if (!destination.write(copy)) {
+        this.#waiting++;
+        destination.once('drain', this.#drained);
+      }
+    }
+    if (this.#passThrough && !this.push(copies[k])) {
+      this.#full = true;
+      this.#waiting++;
+    }
+    this.#held = callback;
+    this.#drained();
+  }
+
   readonly #drained = (): void => {
     if (--this.#waiting > 0) return;
     const callback = this.#held;
@@ -135,6 +173,8 @@ export class Tee extends Duplex {
       return;
     }
     this.#destinations.delete(destination);
+    // What was written to it is given up for lost: its checkpoints no longer wait for it.
+    this.#acks.get(destination)!.release();
     // A detached destination no longer holds the item, or the end, back.
     if (destination.listeners('drain').includes(this.#drained)) {
       destination.off('drain', this.#drained);
@@ -146,6 +186,35 @@ export class Tee extends Duplex {
       finishing();
     }
     this.emit('detach', error, index);
+  }
+}
+
+/** Writes made to one destination and called back, and the checkpoints waiting for them. */
+class Acks {
+  #written = 0;
+  #done = 0;
+  #waiting: { after: number; checkpoint: Checkpoint }[] = [];
+  readonly #onDone = (error?: Error | null): void => {
+    if (error) return;
+    this.#done++;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.after <= this.#done) this.#waiting.shift()!.checkpoint.resolve();
+  };
+
+  /** The callback of one more write. */
+  written(): (error?: Error | null) => void {
+    this.#written++;
+    return this.#onDone;
+  }
+
+  /** Resolves `checkpoint` once every write so far has been called back. */
+  after(checkpoint: Checkpoint): void {
+    if (this.#done === this.#written) checkpoint.resolve();
+    else this.#waiting.push({ after: this.#written, checkpoint });
+  }
+
+  /** Resolves every waiting checkpoint (a detached destination). */
+  release(): void {
+    for (const { checkpoint } of this.#waiting.splice(0)) checkpoint.resolve();
   }
 }
 

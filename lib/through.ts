@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
 import { stageOptions, bindSignal, failWith, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
@@ -101,6 +102,13 @@ export function through<I, O = I>(
       if (fn.length < 3 && isThenable(result)) result.then((out) => callback(null, out), fail);
     };
   }
+  // Checkpoints pass by the user's function: everything before one has been transformed when it comes.
+  const transformItem = stream._transform;
+  stream._transform = function (this: Transform, chunk: unknown, enc: BufferEncoding, callback: TransformCallback) {
+    if (chunk instanceof Checkpoint) callback(null, chunk);
+    else transformItem.call(this, chunk, enc, callback);
+  };
+  Object.defineProperty(stream, passesCheckpoints, { value: true });
   if (flush !== undefined) {
     if (isAsync(flush)) {
       const fn = flush as (this: Transform) => Promise<O | undefined>;

@@ -47,3 +47,24 @@ export class Checkpoint {
 export function isCheckpoint(value: unknown): value is Checkpoint {
   return value instanceof Checkpoint;
 }
+
+/** Whether `stage` passes checkpoints on in order (a sluice stage that does declares it). */
+export function passesOn(stage: unknown): boolean {
+  return (stage as { [passesCheckpoints]?: unknown } | null)?.[passesCheckpoints] === true;
+}
+
+/** Whether `stage` writes checkpoints (a source) or resolves them itself (a sink). */
+export function handles(stage: unknown): boolean {
+  return (stage as { [usesCheckpoints]?: unknown } | null)?.[usesCheckpoints] === true;
+}
+
+/**
+ * The items of `source` without its checkpoints, for a function that ends a pipeline: a checkpoint is
+ * resolved when it is reached, since every item before it has then been taken (and the next asked for).
+ */
+export async function* withoutCheckpoints(source: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  for await (const item of source) {
+    if (item instanceof Checkpoint) item.resolve();
+    else yield item;
+  }
+}

@@ -3,6 +3,7 @@
 import { Duplex, finished, type DuplexOptions } from 'node:stream';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { TimeoutError } from '../errors.js';
+import { passesCheckpoints, passesOn } from './checkpoint.js';
 import { bindSignal, failWith, Thrown, thrownValue, type ResolvedStageOptions } from './stage-options.js';
 import { isThenable } from './steps.js';
 import { canEndEarly, closed, endsEarly, isNodeStream } from './streams.js';
@@ -234,6 +235,11 @@ export class Composed extends Duplex {
       });
     }
     bindSignal(this, opts.signal);
+  }
+
+  /** Passes checkpoints on when every stream inside does (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return this.#streams.every(passesOn);
   }
 
   override _write(chunk: unknown, encoding: BufferEncoding, callback: Callback): void {
