@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
+import { count, type Counters, type StageStats } from './internal/stats.js';
 import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
@@ -70,12 +71,17 @@ class Batch<T> extends Transform {
   #timer: NodeJS.Timeout | undefined;
   // The partial batch's time is up, but the readable side was full: emit it when the consumer reads.
   #overdue = false;
+  readonly #counters: Counters;
 
   constructor(size: number, maxWait: number | undefined, readableHighWaterMark: number, writableHighWaterMark: number) {
     super({ objectMode: true, readableHighWaterMark, writableHighWaterMark });
     this.#size = size;
     this.#maxWait = maxWait;
+    this.#counters = count(this, 'batch');
   }
+
+  /** Counters and times of this stage: see `StageStats` (items out are batches). */
+  declare stats: () => StageStats;
 
   /** Passes checkpoints on in order: one sends the partial batch before it on at once (see checkpoint.ts). */
   get [passesCheckpoints](): boolean {
@@ -90,6 +96,8 @@ class Batch<T> extends Transform {
       callback(null, item);
       return;
     }
+    this.#counters.start();
+    this.#counters.itemsIn++;
     this.#current.push(item);
     if (this.#current.length >= this.#size) {
       callback(null, this.#take());
@@ -127,6 +135,7 @@ class Batch<T> extends Transform {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#overdue = false;
+    if (this.#current.length > 0) this.#counters.itemsOut++;
     const full = this.#current;
     this.#current = [];
     return full;

@@ -180,7 +180,7 @@ export function chain(stages: readonly unknown[], options?: ChainOptions): Duple
     if (steps.length === 0) return;
     // Functions right after a split() run inside it, per line (see the doc).
     const before = streams[streams.length - 1];
-    if (!(before instanceof Engine && before.absorb(steps, pool))) streams.push(new Engine(steps, inner));
+    if (!(before instanceof Engine && before.absorb(steps, pool))) streams.push(new Engine(steps, { ...inner, name: opts.name ?? `chain(${steps.map((step) => step.fn.name || 'fn').join(', ')})` }));
     steps = [];
   };
   stages.forEach((stage, i) => {

@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { Merge } from './merge.js';
 import { Checkpoint, passesCheckpoints, passesOn } from './internal/checkpoint.js';
+import { count, type StageStats } from './internal/stats.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { closed, isNodeStream } from './internal/streams.js';
 import type { TypedDuplex } from './internal/types.js';
@@ -19,6 +20,9 @@ export class Distribute extends Duplex {
   #held: Callback | undefined;
   /** A checkpoint's copies still inside the workers, by copy: the original passes on when none is left. */
   readonly #copies = new Map<Checkpoint, { original: Checkpoint; left: number }>();
+  readonly #counters = count(this, 'distribute');
+  /** Counters and times of this stage: see `StageStats`. */
+  declare stats: () => StageStats;
 
   constructor(workers: Duplex[], options: DistributeOptions) {
     const opts = stageOptions('distribute()', options);
@@ -38,7 +42,7 @@ export class Distribute extends Duplex {
         this.#copies.delete(item);
         if (--group.left > 0) return;
         item = group.original;
-      }
+      } else this.#counters.itemsOut++;
       if (!this.push(item)) out.pause();
     });
     out.once('end', () => this.push(null));
@@ -56,6 +60,10 @@ export class Distribute extends Duplex {
       return;
     }
     const worker = this.#pick();
+    if (worker !== undefined) {
+      this.#counters.start();
+      this.#counters.itemsIn++;
+    }
     if (worker === undefined) {
       // Every worker is full: wait for the first 'drain', then pick again.
       this.#held = () => this._write(item, encoding, callback);

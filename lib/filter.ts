@@ -31,5 +31,6 @@ export function filter<T>(predicate: (item: T, ctx: StageContext) => unknown, op
 export function filter<T>(predicate: (item: T, ctx: StageContext) => unknown, options?: FilterOptions): TypedDuplex<T, T> {
   check.func('filter()', 'predicate', predicate);
   const opts = { ...stageOptions('filter()', check.options('filter()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
+  opts.name ??= predicate.name || 'filter';
   return new Engine([{ kind: 'filter', fn: predicate as (value: unknown, ctx: StageContext) => unknown }], opts);
 }

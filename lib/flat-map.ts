@@ -43,5 +43,6 @@ export function flatMap<I, O>(
 ): TypedDuplex<I, O> {
   check.func('flatMap()', 'fn', fn);
   const opts = { ...stageOptions('flatMap()', check.options('flatMap()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
+  opts.name ??= fn.name || 'flatMap';
   return new Engine([{ kind: 'flatMap', fn: fn as (value: unknown, ctx: StageContext) => unknown }], opts);
 }

@@ -41,5 +41,6 @@ export interface MapOptions extends StageOptions {}
 export function map<I, R>(fn: (item: I, ctx: StageContext) => R, options?: MapOptions): TypedDuplex<I, Output<R>> {
   check.func('map()', 'fn', fn);
   const opts = { ...stageOptions('map()', check.options('map()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
+  opts.name ??= fn.name || 'map';
   return new Engine([{ kind: 'map', fn: fn as (value: unknown, ctx: StageContext) => unknown }], opts);
 }

@@ -1,6 +1,7 @@
 import { attempt } from './internal/attempt.js';
 import { backoff, type RetryOptions } from './internal/backoff.js';
 import { Engine } from './internal/engine.js';
+import type { Counters } from './internal/stats.js';
 import { poolOptions, stageOptions, type StageOptions } from './internal/stage-options.js';
 import type { StageContext, StepFn } from './internal/steps.js';
 import type { itemTypes, OnError, TypedDuplex } from './internal/types.js';
@@ -40,8 +41,11 @@ export class Parallel<I = unknown, O = unknown> extends Engine implements TypedD
     const opts = check.options(WHERE, options, 'options', [...check.STAGE_KEYS, 'concurrency', 'ordered', 'timeout', 'retry', 'onError']);
     const stage = stageOptions(WHERE, opts);
     const timeout = opts.timeout === undefined ? undefined : check.delay(WHERE, 'options.timeout', opts.timeout);
-    const step = attempt(fn as StepFn, { timeout, backoff: backoff(WHERE, opts.retry), where: WHERE });
-    super([{ kind: 'map', fn: step }], { ...stage, ...poolOptions(WHERE, opts, 8) });
+    // The counters exist once the engine does: retries are counted from then on (no call runs before).
+    let counters: Counters | undefined;
+    const step = attempt(fn as StepFn, { timeout, backoff: backoff(WHERE, opts.retry), where: WHERE, onRetry: () => void (counters !== undefined && counters.retries++) });
+    super([{ kind: 'map', fn: step }], { ...stage, ...poolOptions(WHERE, opts, 8), name: stage.name ?? `parallel(${fn.name || 'fn'})` });
+    counters = this.counters;
   }
 }
 

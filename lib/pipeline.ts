@@ -1,6 +1,7 @@
 import { AckSink } from './internal/ack-sink.js';
 import { handles, passesOn, withoutCheckpoints } from './internal/checkpoint.js';
 import { connect } from './internal/compose.js';
+import type { StatsReport } from './internal/stats.js';
 import type { Writable } from 'node:stream';
 import { isNodeStream, type AnyStream } from './internal/streams.js';
 import * as check from './internal/validate.js';
@@ -11,6 +12,15 @@ export interface PipelineOptions {
   signal?: AbortSignal;
   /** Milliseconds until every stage is destroyed and the promise rejects with a `TimeoutError`. @default undefined (no limit) */
   timeout?: number;
+  /**
+   * Called every `statsInterval` ms, and once when the pipeline has settled (`report.done`), with the
+   * counters and times of every sluice stage and the bottleneck (see `StatsReport`). An error it throws
+   * fails the pipeline.
+   * @default undefined
+   */
+  onStats?: (report: StatsReport) => void;
+  /** Milliseconds between two `onStats` reports. @default 1000 */
+  statsInterval?: number;
 }
 
 /** A function stage, as `stream/promises` pipeline takes it: gets the previous stage's items. */
@@ -124,13 +134,15 @@ function acknowledged(stages: unknown[]): void {
  */
 export function pipeline(source: PipelineSource, ...rest: [...PipelineStage[], PipelineStage | PipelineOptions]): Promise<void> {
   const last = rest[rest.length - 1];
-  const options = isOptions(last) ? check.options(WHERE, last) : {};
+  const options = isOptions(last) ? check.options(WHERE, last, 'options', ['signal', 'timeout', 'onStats', 'statsInterval']) : {};
   const stages = [source, ...(options === last ? rest.slice(0, -1) : rest)] as unknown[];
   if (stages.length < 2) throw new TypeError(`${WHERE}: needs at least two stages, got ${stages.length}`);
   stages.forEach(checkStage);
   if (handles(stages[0])) acknowledged(stages);
   const signal = options.signal === undefined ? undefined : check.signal(WHERE, 'options.signal', options.signal);
   const timeout = options.timeout === undefined ? undefined : check.delay(WHERE, 'options.timeout', options.timeout);
-  return connect(stages, signal, timeout);
+  const onStats = options.onStats === undefined ? undefined : check.func<(report: StatsReport) => void>(WHERE, 'options.onStats', options.onStats);
+  const interval = options.statsInterval === undefined ? 1000 : check.delay(WHERE, 'options.statsInterval', options.statsInterval);
+  return connect(stages, signal, timeout, onStats === undefined ? undefined : { onStats, interval });
 }
 

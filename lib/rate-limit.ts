@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
+import { count } from './internal/stats.js';
 import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
@@ -81,6 +82,7 @@ export function rateLimit<T>(options: RateLimitOptions): TypedDuplex<T, T> & Tra
     tokens = Math.max(0, tokens - 1);
     const item = waiting;
     waiting = undefined;
+    if (item !== undefined) counters.itemsOut++;
     item?.callback(null, item.chunk);
   };
 
@@ -94,6 +96,8 @@ export function rateLimit<T>(options: RateLimitOptions): TypedDuplex<T, T> & Tra
         callback(null, chunk);
         return;
       }
+      counters.start();
+      counters.itemsIn++;
       waiting = { chunk, callback };
       tryPass();
     },
@@ -104,6 +108,7 @@ export function rateLimit<T>(options: RateLimitOptions): TypedDuplex<T, T> & Tra
       callback(err);
     },
   });
+  const counters = count(stream, stage.name ?? 'rateLimit');
   bindSignal(stream, stage.signal);
   Object.defineProperty(stream, passesCheckpoints, { value: true });
   return stream;

@@ -24,5 +24,6 @@ export interface SkipOptions extends StageOptions {}
 export function skip<T>(n: number, options?: SkipOptions): TypedDuplex<T, T> {
   check.integer('skip()', 'n', n, 0);
   const opts = { ...stageOptions('skip()', check.options('skip()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
+  opts.name ??= 'skip';
   return new Engine([{ kind: 'filter', fn: (_item, { index }) => index >= n }], opts);
 }

@@ -103,6 +103,7 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
     let splitter: ByteSplitter | RegExpSplitter | undefined;
     super(steps, {
       ...stage,
+      name: settings.name === undefined ? 'split' : `split(${settings.name})`,
       head: (line) => {
         const reader = new ChunkReader(WHERE);
         splitter = separator instanceof RegExp ? new RegExpSplitter(separator, settings, line, reader) : new ByteSplitter(separator, settings, line, reader);

@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { endsEarly } from './internal/streams.js';
 import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
+import { count, type StageStats } from './internal/stats.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
@@ -10,6 +11,9 @@ export interface TakeOptions extends StageOptions {}
 
 class Take extends Duplex {
   #left: number;
+  readonly #counters = count(this, 'take');
+  /** Counters and times of this stage: see `StageStats`. */
+  declare stats: () => StageStats;
 
   constructor(n: number, opts: ReturnType<typeof stageOptions>) {
     super({ objectMode: true, readableHighWaterMark: opts.readableHighWaterMark, writableHighWaterMark: opts.writableHighWaterMark });
@@ -40,6 +44,9 @@ class Take extends Duplex {
       return;
     }
     this.#left--;
+    this.#counters.start();
+    this.#counters.itemsIn++;
+    this.#counters.itemsOut++;
     this.push(chunk);
     if (this.#left === 0) this.push(null);
     callback();

@@ -1,6 +1,7 @@
 import { Duplex, type DuplexOptions, type Writable } from 'node:stream';
 import { SluiceError } from './errors.js';
 import { Checkpoint, handles, passesCheckpoints } from './internal/checkpoint.js';
+import { count, type StageStats } from './internal/stats.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { closed, hasClosed, isNodeStream } from './internal/streams.js';
 import type { TypedDuplex } from './internal/types.js';
@@ -33,6 +34,9 @@ export class Tee extends Duplex {
   #held: Callback | undefined;
   #waiting = 0;
   #finishing: (() => void) | undefined;
+  readonly #counters = count(this, 'tee');
+  /** Counters and times of this stage: see `StageStats` (items out: those passed through). */
+  declare stats: () => StageStats;
 
   constructor(destinations: Writable[], options: TeeOptions) {
     const opts = stageOptions('tee()', options);
@@ -85,6 +89,9 @@ export class Tee extends Duplex {
       this.#checkpoint(item, callback);
       return;
     }
+    this.#counters.start();
+    this.#counters.itemsIn++;
+    if (this.#passThrough) this.#counters.itemsOut++;
     this.#waiting = 1;
     for (const destination of this.#destinations) {
       if (!destination.write(item, encoding, this.#acks.get(destination)!.written())) {

@@ -15,7 +15,7 @@ import * as check from './internal/validate.js';
 import { ThreadPool, type PoolTask } from './thread-pool.js';
 
 /** Options for {@link threads}. */
-export interface ThreadsOptions<I = unknown, O = unknown> extends StageOptions {
+export interface ThreadsOptions<I = unknown, O = unknown> extends Omit<StageOptions, 'name'> {
   /** The export to run, or several run one after another as one chain (as `chain()` would). @default 'default' */
   name?: string | readonly string[];
   /** Worker threads (a pool of the stage's own, ended with it). Not with `pool`. @default os.availableParallelism() */
@@ -86,7 +86,8 @@ export class Threads<I = unknown, O = unknown> extends Engine implements TypedDu
   constructor(module: string | URL, options?: ThreadsOptions<I, O>) {
     const url = moduleUrl(module);
     const opts = check.options(WHERE, options, 'options', KEYS);
-    const stage = stageOptions(WHERE, opts);
+    const { name: _exports, ...common } = opts;
+    const stage = stageOptions(WHERE, common);
     const names = opts.name === undefined ? ['default'] : typeof opts.name === 'string' ? [opts.name] : [...opts.name];
     if (names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) check.invalid(WHERE, 'options.name', 'an export name or a non-empty array of them', opts.name);
     if (opts.pool !== undefined) {
@@ -132,6 +133,7 @@ export class Threads<I = unknown, O = unknown> extends Engine implements TypedDu
       concurrency: pool.threads * inFlight,
       ordered,
       head: (give) => new BatchHead(size, maxWait, give),
+      name: `threads(${names.join(', ')})`,
     });
     this.#failed = failed;
     this.#own = opts.pool === undefined ? pool : undefined;

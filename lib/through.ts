@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
+import { count } from './internal/stats.js';
 import { stageOptions, bindSignal, failWith, type StageOptions } from './internal/stage-options.js';
 import type { TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
@@ -103,10 +104,21 @@ export function through<I, O = I>(
     };
   }
   // Checkpoints pass by the user's function: everything before one has been transformed when it comes.
+  const counters = count(stream, opts.name ?? (transform?.name || 'through'));
   const transformItem = stream._transform;
   stream._transform = function (this: Transform, chunk: unknown, enc: BufferEncoding, callback: TransformCallback) {
-    if (chunk instanceof Checkpoint) callback(null, chunk);
-    else transformItem.call(this, chunk, enc, callback);
+    if (chunk instanceof Checkpoint) {
+      callback(null, chunk);
+      return;
+    }
+    counters.start();
+    counters.itemsIn++;
+    transformItem.call(this, chunk, enc, callback);
+  };
+  const push = stream.push.bind(stream);
+  stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk !== null && chunk !== undefined && !(chunk instanceof Checkpoint)) counters.itemsOut++;
+    return push(chunk, encoding);
   };
   Object.defineProperty(stream, passesCheckpoints, { value: true });
   if (flush !== undefined) {

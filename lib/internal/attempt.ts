@@ -11,6 +11,8 @@ export interface AttemptOptions {
   backoff: Backoff;
   /** Names the call in a TimeoutError, e.g. `parallel()`. */
   where: string;
+  /** Called before each retry (the stage counts them). */
+  onRetry?: () => void;
 }
 
 /**
@@ -19,11 +21,11 @@ export interface AttemptOptions {
  * Without a timeout or retries, `fn` itself.
  */
 export function attempt(fn: StepFn, opts: AttemptOptions): StepFn {
-  const { timeout, backoff, where } = opts;
+  const { timeout, backoff, where, onRetry } = opts;
   if (timeout === undefined && backoff.retries === 0) return fn;
   const once: StepFn = timeout === undefined ? fn : (item, ctx) => limited(fn, item, ctx, timeout, where);
   if (backoff.retries === 0) return once;
-  return (item, ctx) => retried(once, item, ctx, backoff);
+  return (item, ctx) => retried(once, item, ctx, backoff, onRetry);
 }
 
 /** One try with its own signal, aborted by the stage's or when `timeout` runs out. */
@@ -73,7 +75,7 @@ function limited(fn: StepFn, item: unknown, ctx: StageContext, timeout: number, 
   });
 }
 
-async function retried(once: StepFn, item: unknown, ctx: StageContext, backoff: Backoff): Promise<unknown> {
+async function retried(once: StepFn, item: unknown, ctx: StageContext, backoff: Backoff, onRetry: (() => void) | undefined): Promise<unknown> {
   // The context may be shared and refilled by later calls: keep what this item's tries need.
   const own: StageContext = { signal: ctx.signal, index: ctx.index, line: ctx.line };
   for (let attempt = 1; ; attempt++) {
@@ -83,5 +85,6 @@ async function retried(once: StepFn, item: unknown, ctx: StageContext, backoff: 
       if (own.signal.aborted || attempt > backoff.retries || !backoff.retryIf(error, attempt)) throw error;
     }
     await sleep(backoff.delay(attempt), own.signal);
+    onRetry?.();
   }
 }

@@ -4,6 +4,7 @@ import { Duplex, finished, type DuplexOptions } from 'node:stream';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { TimeoutError } from '../errors.js';
 import { passesCheckpoints, passesOn } from './checkpoint.js';
+import { counted, findBottleneck, partsOf, type StatsReport } from './stats.js';
 import { bindSignal, failWith, Thrown, thrownValue, type ResolvedStageOptions } from './stage-options.js';
 import { isThenable } from './steps.js';
 import { canEndEarly, closed, endsEarly, isNodeStream } from './streams.js';
@@ -94,14 +95,26 @@ function isTeardownNoise(err: unknown, aborted: boolean): boolean {
   return e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.code === 'ERR_STREAM_DESTROYED' || (aborted && e.name === 'AbortError');
 }
 
+/** pipeline()'s stats reports: the callback and how often. */
+export interface StatsOptions {
+  onStats: (report: StatsReport) => void;
+  interval: number;
+}
+
 /**
  * Runs `stages` (as `stream/promises` pipeline takes them) with `pipeline()`'s semantics: the first
  * real error or the abort reason is the answer (a falsy thrown value unwrapped), every stage is
  * destroyed on failure, and it settles only once every stage has closed. No timer or listener of its
  * own survives it.
  */
-export async function connect(stages: unknown[], signal: AbortSignal | undefined, timeout: number | undefined): Promise<void> {
+export async function connect(stages: unknown[], signal: AbortSignal | undefined, timeout: number | undefined, stats?: StatsOptions): Promise<void> {
   const controller = new AbortController();
+  const started = performance.now();
+  const parts = stats === undefined ? [] : counted(stages);
+  const report = (done: boolean): void => {
+    const snapshots = parts.map((part) => part.stats());
+    stats?.onStats({ elapsedMs: performance.now() - started, stages: snapshots, bottleneck: findBottleneck(snapshots), done });
+  };
   const streams = stages.filter(isNodeStream);
   let first: { error: unknown } | undefined;
   const record = (error: unknown): void => {
@@ -113,6 +126,13 @@ export async function connect(stages: unknown[], signal: AbortSignal | undefined
   };
   const onAbort = (): void => abort(signal?.reason);
   const timer = timeout === undefined ? undefined : setTimeout(() => abort(new TimeoutError('pipeline()', timeout)), timeout);
+  const reporter = stats === undefined ? undefined : setInterval(() => {
+    try {
+      report(false);
+    } catch (error) {
+      abort(error ? error : new Thrown(error));
+    }
+  }, stats.interval);
   // A stream whose reader stopped (a sink that breaks out of its loop or throws) is destroyed by Node
   // with a bare AbortError: not the answer. The reader's own error, if any, is what its segment rejects with.
   const onError = (error: unknown): void => {
@@ -157,9 +177,18 @@ export async function connect(stages: unknown[], signal: AbortSignal | undefined
     failures.forEach(record);
     if (first === undefined && failures.length > 0) first = { error: failures[0] };
     await Promise.all(streams.map(closed));
+    clearInterval(reporter);
+    if (stats !== undefined) {
+      try {
+        report(true);
+      } catch (error) {
+        first ??= { error };
+      }
+    }
     if (first !== undefined) throw thrownValue(first.error);
   } finally {
     clearTimeout(timer);
+    clearInterval(reporter);
     signal?.removeEventListener('abort', onAbort);
     for (const stream of streams) stream.off('error', onError);
   }
@@ -235,6 +264,11 @@ export class Composed extends Duplex {
       });
     }
     bindSignal(this, opts.signal);
+  }
+
+  /** Its streams, for pipeline()'s stats report. */
+  get [partsOf](): readonly Duplex[] {
+    return this.#streams;
   }
 
   /** Passes checkpoints on when every stream inside does (see checkpoint.ts). */

@@ -2,6 +2,7 @@ import { Transform } from 'node:stream';
 import { LineError } from '../errors.js';
 import { Checkpoint, passesCheckpoints } from './checkpoint.js';
 import { Runner } from './runner.js';
+import { Counters, statsOf, type StageStats } from './stats.js';
 import { bindSignal, destroyReason, failWith, type ResolvedStageOptions } from './stage-options.js';
 import type { Step } from './steps.js';
 
@@ -47,6 +48,8 @@ export interface EngineOptions extends ResolvedStageOptions {
   head?: (item: ItemSink) => Head;
   /** Made with no options of its own (map/filter/flatMap): chain() may fuse its steps into a neighbour. */
   plain?: boolean;
+  /** Its name in stats(). @default 'engine' */
+  name?: string;
 }
 
 /** One item on its way through the steps: what it was, where it came from, and its outputs not yet passed on. */
@@ -59,6 +62,9 @@ class Lane {
   done = false;
   /** It carries a checkpoint: no step runs; it passes once every item before it has. */
   marker = false;
+  /** Outputs it gave (none: its item was filtered), and whether it was dropped by `onError: 'skip'`. */
+  outs = 0;
+  dropped = false;
   /** Resumes an iteration paused while the lane may not pass more on. */
   wake: (() => void) | undefined = undefined;
 }
@@ -120,6 +126,7 @@ export class Engine extends Transform {
   #skipped = 0;
   /** Destroyed: nothing more starts, iterations end. */
   #stopped = false;
+  readonly #counters: Counters;
 
   constructor(steps: Step[], opts: EngineOptions) {
     super({
@@ -135,7 +142,25 @@ export class Engine extends Transform {
     this.#holdMax = Math.max(1, opts.readableHighWaterMark);
     this.#head = opts.head?.(this.#item);
     this.#plain = opts.plain === true && opts.head === undefined;
+    this.#counters = new Counters(opts.name ?? 'engine', {
+      blocked: () => this.#full,
+      busy: () => this.#running > 0,
+    });
     bindSignal(this, opts.signal);
+  }
+
+  /** Counters and times of this stage: see {@link StageStats}. */
+  stats(): StageStats {
+    return this.#counters.snapshot();
+  }
+
+  get [statsOf](): boolean {
+    return true;
+  }
+
+  /** The stage's counters, for a subclass that counts more (threads' retries). */
+  protected get counters(): Counters {
+    return this.#counters;
   }
 
   /** Passes checkpoints on in order (a split's head does not: an unfinished line's bytes came before one). */
@@ -178,12 +203,14 @@ export class Engine extends Transform {
     this.#runner ??= this.#makeRunner();
     const head = this.#head;
     if (head === undefined) {
+      const timed = this.#counters.timed();
       if (this.#pool) this.#offer(this.#lane(chunk, undefined, 0));
       else {
         const lane = this.#direct;
         lane.input = chunk;
         this.#run(lane);
       }
+      if (timed) this.#counters.done();
       this.#written(callback);
     } else if (head.defer(chunk)) {
       // A big chunk is split on the next turn of the event loop, once its source has started to read
@@ -228,15 +255,18 @@ export class Engine extends Transform {
     this.#queue = [];
     this.#ring = [];
     this.#heldWrite = this.#heldFinal = undefined;
+    this.#counters.stop();
     callback(error);
   }
 
   #makeRunner(): Runner<Lane> {
+    this.#counters.start();
     return new Runner<Lane>(this.#steps, this.#controller.signal, this.#head?.located === true, {
       emit: this.#emit,
       // Pool mode holds outputs until the flush anyway; `undefined`s and `null`s among them are dropped there.
       emitAll: (values, lane) => {
         if (!this.#pool) return false;
+        lane.outs += values.length;
         if (lane.held === undefined) lane.held = values.slice();
         else for (const value of values) lane.held.push(value);
         return true;
@@ -267,11 +297,15 @@ export class Engine extends Transform {
   }
 
   #split(head: Head, chunk: unknown, callback: Callback): void {
+    // A chunk holds many items: one in 4 is timed whole, its pushes' time taken off.
+    const timed = this.#counters.timed(4);
     try {
       head.write(chunk);
     } catch (error) {
       callback(error as Error);
       return;
+    } finally {
+      if (timed) this.#counters.done();
     }
     this.#written(callback);
   }
@@ -320,6 +354,11 @@ export class Engine extends Transform {
       lane.marker = true;
       this.#emit(lane.input, lane);
     } else {
+      this.#counters.itemsIn++;
+      // The direct lane is reused from item to item.
+      lane.outs = 0;
+      lane.dropped = false;
+      lane.marker = false;
       try {
         pending = this.#runner!.run(lane.input, lane);
       } catch (error) {
@@ -327,13 +366,14 @@ export class Engine extends Transform {
       }
     }
     if (pending === undefined) {
+      if (lane.outs === 0 && !lane.marker && !lane.dropped) this.#counters.filtered++;
       if (lane.held === undefined) return;
       lane.done = true;
       this.#ring.push(lane);
       this.#settle(lane);
       return;
     }
-    this.#running++;
+    this.#counters.inFlight = ++this.#running;
     this.#ring.push(lane);
     if (!this.#pool) this.#direct = new Lane();
     pending.then(
@@ -347,7 +387,8 @@ export class Engine extends Transform {
 
   #finished(lane: Lane): void {
     if (this.#stopped) return;
-    this.#running--;
+    this.#counters.inFlight = --this.#running;
+    if (lane.outs === 0 && !lane.dropped) this.#counters.filtered++;
     lane.done = true;
     if (this.#pool) {
       this.#settle(lane);
@@ -395,7 +436,9 @@ export class Engine extends Transform {
         let k = 0;
         while (k < held.length && !this.#full) {
           const value = held[k++];
-          if (value !== undefined && value !== null && !this.push(value)) this.#full = true;
+          if (value === undefined || value === null) continue;
+          if (!(value instanceof Checkpoint)) this.#counters.itemsOut++;
+          if (!this.push(value)) this.#full = true;
         }
         lane.held = k === held.length ? undefined : held.slice(k);
         if (!lane.done) this.#wake(lane);
@@ -437,10 +480,13 @@ export class Engine extends Transform {
     const head = this.#head;
     const error = head?.located !== true ? thrown : new LineError({ line: lane.line!, offset: lane.offset, ...(head.name === undefined ? {} : { file: head.name }) }, thrown);
     const onError = this.#onError;
+    this.#counters.errors++;
     if (onError === 'fail') {
       failWith(this, error);
     } else if (onError === 'skip') {
       this.#skipped++;
+      this.#counters.dropped++;
+      lane.dropped = true;
     } else {
       let replacement: unknown;
       try {
@@ -454,8 +500,17 @@ export class Engine extends Transform {
   }
 
   readonly #emit = (value: unknown, lane: Lane): undefined => {
+    lane.outs++;
     if (this.#pool) (lane.held ??= []).push(value);
-    else if (!this.push(value)) this.#full = true;
+    else {
+      const counters = this.#counters;
+      if (!lane.marker) counters.itemsOut++;
+      if (counters.timing) {
+        const from = performance.now();
+        if (!this.push(value)) this.#full = true;
+        counters.pushed(from);
+      } else if (!this.push(value)) this.#full = true;
+    }
     return undefined;
   };
 

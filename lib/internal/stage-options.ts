@@ -19,12 +19,15 @@ export interface StageOptions {
    * @default undefined
    */
   signal?: AbortSignal;
+  /** The stage's name in `stats()` and in pipeline()'s stats reports. @default its function's name, or the combinator's */
+  name?: string;
 }
 
 export interface ResolvedStageOptions {
   readableHighWaterMark: number;
   writableHighWaterMark: number;
   signal: AbortSignal | undefined;
+  name?: string;
 }
 
 export const DEFAULT_HIGH_WATER_MARK = 16;
@@ -42,6 +45,7 @@ export function stageOptions(where: string, opts: StageOptions): ResolvedStageOp
       ? hwm
       : check.integer(where, 'options.writableHighWaterMark', opts.writableHighWaterMark, 0),
     signal: opts.signal === undefined ? undefined : check.signal(where, 'options.signal', opts.signal),
+    ...(opts.name === undefined ? {} : { name: check.string(where, 'options.name', opts.name) }),
   };
 }
 

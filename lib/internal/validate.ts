@@ -118,4 +118,4 @@ function distance(a: string, b: string): number {
 }
 
 /** The options every stage takes (see stage-options.ts). */
-export const STAGE_KEYS = ['highWaterMark', 'readableHighWaterMark', 'writableHighWaterMark', 'signal'] as const;
+export const STAGE_KEYS = ['highWaterMark', 'readableHighWaterMark', 'writableHighWaterMark', 'signal', 'name'] as const;
