@@ -1,6 +1,6 @@
 export * from './errors.js';
 export type { StageOptions } from './internal/stage-options.js';
-export type { StageStats, StatsReport } from './internal/stats.js';
+export { statsOf, type StageStats, type StatsReport } from './internal/stats.js';
 export type { StageContext, Many } from './internal/engine.js';
 export type { TypedDuplex, Output, Flattenable } from './internal/types.js';
 export { map, type MapOptions } from './map.js';

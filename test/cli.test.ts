@@ -106,10 +106,17 @@ t.test('sluice --count-by after a stage that runs outside split() counts the sam
   t.equal(r.stdout, lines('      3 b', '      2 a', '      1 c'));
 });
 
-t.test('sluice --stats reports lines in and out, bytes, time and rate on stderr', async (t) => {
+t.test('sluice --stats reports lines in and out, bytes, time and rate, and a table of the stages, on stderr', async (t) => {
   const r = sluice(['--stats', '--filter', 'line > "b"'], { input: lines('a', 'b', 'c', 'd') });
   t.equal(r.stdout, lines('c', 'd'));
-  t.match(r.stderr, /^sluice: 4 lines in, 2 lines out, 8 B in \d+\.\d\d s \(\d+ lines\/s, [\d.]+ \w?B\/s\)\n$/);
+  const [totals, header, ...rows] = r.stderr.trimEnd().split('\n');
+  t.match(totals, /^sluice: 4 lines in, 2 lines out, 8 B in \d+\.\d\d s \(\d+ lines\/s, [\d.]+ \w?B\/s\)$/);
+  t.match(header, /^sluice: stage +in +out +busy +starved +blocked$/);
+  t.match(rows[0], /^sluice: per-line stages +4 +2 +\d+% +\d+% +\d+%$/);
+  const json = sluice(['--stats-json', '--take', '1'], { input: lines('a', 'b') });
+  const report = JSON.parse(json.stderr) as { linesIn: number; stages: { name: string; itemsIn: number }[] };
+  t.equal(report.linesIn, 2);
+  t.same(report.stages.map((s) => s.name), ['per-line stages', 'take', 'chain(toText)']);
 });
 
 t.test('sluice writes lines out as they come when input trickles in (tail -f | sluice)', async (t) => {

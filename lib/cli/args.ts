@@ -42,6 +42,7 @@ export interface CliOptions {
   countBy: string | undefined;
   top: number | undefined;
   stats: boolean;
+  statsJson: boolean;
   skipErrors: boolean;
   outFile: string | undefined;
   inPlace: boolean;
@@ -76,6 +77,7 @@ const OPTIONS = {
   'count-by': { type: 'string' },
   top: { type: 'string' },
   stats: { type: 'boolean' },
+  'stats-json': { type: 'boolean' },
   'skip-errors': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   'in-place': { type: 'boolean', short: 'i' },
@@ -138,6 +140,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     countBy: values['count-by'],
     top: values.top === undefined ? undefined : integer('--top', values.top, 1),
     stats: values.stats ?? false,
+    statsJson: values['stats-json'] ?? false,
     skipErrors: values['skip-errors'] ?? false,
     outFile: values.output,
     inPlace: values['in-place'] ?? false,
@@ -230,7 +233,9 @@ Aggregates:
       --count-by EXPR     count items by EXPR's value; print "count key" lines, most frequent
                           first (like sort | uniq -c | sort -rn); with --json, {"key","count"} lines
       --top N             with --count-by: only the N most frequent
-      --stats             print lines in/out, bytes, time and lines/s to stderr
+      --stats             print lines in/out, bytes, time, lines/s and a table of the stages
+                          (busy, starved, blocked) naming the bottleneck, to stderr
+      --stats-json        the same as one JSON object on stderr
 
   -q, --quiet             no progress bar, no notes on stderr (errors are still reported)
   -h, --help              show this help

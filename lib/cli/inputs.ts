@@ -4,7 +4,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { pipeline } from '../index.js';
+import { pipeline, statsOf, type StageStats } from '../index.js';
+import { sum } from './report.js';
 import { gzipError, isGzip, TextBytes, type Endings } from './decode.js';
 import { reason, RunError } from './errors.js';
 import type { InputStage } from './program.js';
@@ -55,6 +56,8 @@ export class Lines extends Readable {
   #stage: InputStage | undefined;
   #doneBytes = 0;
   #doneLines = 0;
+  /** The stats of the per-line stages of the inputs read before the current one. */
+  #done: StageStats[] = [];
   /** The first input's decoding (its line ending is the output's), and the latest one's. */
   #first: TextBytes | undefined;
   #latest: TextBytes | undefined;
@@ -75,6 +78,16 @@ export class Lines extends Readable {
   /** The first input's line ending, and whether the input read last ends with one. */
   get endings(): Endings {
     return { newline: this.#first?.endings.newline ?? '\n', finalNewline: this.#latest?.endings.finalNewline ?? true };
+  }
+
+  /** The per-line stages' counters and times, over all inputs (pipeline()'s stats report shows them). */
+  stats(): StageStats {
+    const current = this.#stage?.stage as { stats?: () => StageStats } | undefined;
+    return sum('per-line stages', [...this.#done, ...(current?.stats === undefined ? [] : [current.stats()])]);
+  }
+
+  get [statsOf](): boolean {
+    return true;
   }
 
   /** Lines split so far, over all inputs. */
@@ -102,6 +115,8 @@ export class Lines extends Readable {
     if (this.#stage !== undefined) {
       this.#doneBytes = this.bytesRead;
       this.#doneLines = this.linesRead;
+      const stats = (this.#stage.stage as { stats?: () => StageStats }).stats;
+      if (stats !== undefined) this.#done.push(stats.call(this.#stage.stage));
     }
     this.#source = this.#stage = undefined;
     const input = this.#inputs[++this.#index];

@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { pipeline, shutdownSignal, ShutdownError } from '../index.js';
+import { pipeline, shutdownSignal, ShutdownError, type StatsReport } from '../index.js';
 import { HELP, parseCli, version, type CliOptions } from './args.js';
 import { describeFailure, formatFailure, RunError, UsageError } from './errors.js';
 import { checkInputs, Lines, type Input } from './inputs.js';
@@ -11,7 +11,8 @@ import { fileDestination, LineWriter, stdoutDestination, type Destination } from
 import { loadCsv } from './csv.js';
 import { Chunks, numbered, threadedStages } from './threaded.js';
 import { compileProgram, Skips, type Program } from './program.js';
-import { colorAllowed, formatBytes, startProgress, wantProgress } from './progress.js';
+import { colorAllowed, startProgress, wantProgress } from './progress.js';
+import { statsJson, statsLines, type Totals } from './report.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -49,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const shutdown = shutdownSignal({ onForce: abandon });
   const skips = options.skipErrors ? new Skips() : undefined;
   const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0 };
-  const context: Context = { program, options, shutdown: shutdown.signal, skips, totals };
+  const context: Context = { program, options, shutdown: shutdown.signal, skips, totals, report: undefined };
   const started = performance.now();
   let stdout: Destination | undefined;
   try {
@@ -71,20 +72,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (skips !== undefined && skips.count > 0 && !options.quiet) {
       note(`skipped ${skips.count} line${skips.count === 1 ? '' : 's'} with errors; the first: ${formatFailure(skips.first!)}`);
     }
-    if (options.stats) {
-      const seconds = (performance.now() - started) / 1000;
-      note(
-        `${totals.linesIn} lines in, ${totals.linesOut} lines out, ${formatBytes(totals.bytes)} in ${seconds.toFixed(2)} s ` +
-          `(${Math.round(totals.linesIn / seconds)} lines/s, ${formatBytes(totals.bytes / seconds)}/s)`,
-      );
-    }
+    const seconds = (performance.now() - started) / 1000;
+    if (options.stats) for (const line of statsLines(totals, seconds, context.report)) note(line);
+    if (options.statsJson) process.stderr.write(`${statsJson(totals, seconds, context.report)}\n`);
   }
-}
-
-interface Totals {
-  linesIn: number;
-  linesOut: number;
-  bytes: number;
 }
 
 /** What every run of a command line shares. */
@@ -94,10 +85,13 @@ interface Context {
   shutdown: AbortSignal;
   skips: Skips | undefined;
   totals: Totals;
+  /** The last stats report of the run (the stages of its last job). */
+  report: StatsReport | undefined;
 }
 
 /** Reads `inputs` through the program into `dest`; commits `dest` on success, discards it on failure. */
-async function runJob(inputs: Input[], dest: Destination, { program, options, shutdown, skips, totals }: Context): Promise<void> {
+async function runJob(inputs: Input[], dest: Destination, context: Context): Promise<void> {
+  const { program, options, shutdown, skips, totals } = context;
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
   const signal = AbortSignal.any([shutdown, dest.failed]);
   const run = program.build(skips);
@@ -108,8 +102,17 @@ async function runJob(inputs: Input[], dest: Destination, { program, options, sh
     : [];
   const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
   const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
-    ? startProgress({ stream: process.stderr, total: inputs.reduce((sum, i) => sum + i.size!, 0), done: () => lines.bytesRead, color: colorAllowed() })
+    ? startProgress({
+        stream: process.stderr,
+        total: inputs.reduce((sum, i) => sum + i.size!, 0),
+        done: () => lines.bytesRead,
+        bottleneck: () => context.report?.bottleneck?.name,
+        color: colorAllowed(),
+      })
     : undefined;
+  // Reports for the bar (live) and for --stats (the last one).
+  const counting = progress !== undefined || options.stats || options.statsJson;
+  const statsOptions = counting ? { onStats: (report: StatsReport) => (context.report = report), statsInterval: 250 } : {};
   const writer = new LineWriter(dest, {
     // The bar goes before the results that come at the end (--count-by's) share its terminal.
     atEnd: () => (progress?.stop(), run.atEnd()),
@@ -117,7 +120,7 @@ async function runJob(inputs: Input[], dest: Destination, { program, options, sh
     keepFinal: dest.stream !== process.stdout,
   });
   try {
-    await pipeline(lines, ...stages, ...run.later, writer, { signal });
+    await pipeline(lines, ...stages, ...run.later, writer, { signal, ...statsOptions });
     progress?.stop();
     await dest.commit();
   } catch (err) {

@@ -9,6 +9,8 @@ export interface ProgressOptions {
   total: number;
   /** Bytes read so far. */
   done: () => number;
+  /** The stage that sets the pace now, if known (shown at the end of the line). */
+  bottleneck?: () => string | undefined;
   /** Colour the bar (off when NO_COLOR is set). */
   color: boolean;
 }
@@ -43,7 +45,10 @@ export function colorAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
 export function startProgress(opts: ProgressOptions): Progress {
   const started = performance.now();
   const draw = (): void => {
-    const line = renderProgress(opts.done(), opts.total, performance.now() - started, opts.stream.columns || 80, opts.color);
+    const slowest = opts.bottleneck?.();
+    const columns = opts.stream.columns || 80;
+    const suffix = slowest === undefined ? '' : `  slowest: ${slowest}`;
+    const line = renderProgress(opts.done(), opts.total, performance.now() - started, columns - suffix.length, opts.color) + suffix;
     opts.stream.write(`\r${line}\x1b[K`);
   };
   const timer = setInterval(draw, INTERVAL);

@@ -67,6 +67,7 @@ export class Chunks extends Readable {
   #next(): void {
     if (this.destroyed) return;
     this.#doneBytes = this.bytesRead;
+    this.#source = undefined;
     const input = this.#inputs[++this.#index];
     if (input === undefined) {
       this.push(null);
@@ -157,6 +158,6 @@ export function threadedStages(opts: { threads: number; concurrency: number; wor
       before += result.lines;
       lines.read += result.lines;
       return many(result.out);
-    }),
+    }, { name: 'merge results' }),
   ];
 }

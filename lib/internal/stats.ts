@@ -154,7 +154,11 @@ export function bufferProbe(stream: { readableLength?: number; readableHighWater
   };
 }
 
-/** The key of a stage's `stats()`: pipeline() finds the stages that count by it. */
+/**
+ * Marks a stream that counts: one with `[statsOf]` true and a `stats()` method returning
+ * {@link StageStats} appears in pipeline()'s stats reports. Every sluice stage has it; exported for
+ * streams of your own (the CLI's input reader uses it).
+ */
 export const statsOf: unique symbol = Symbol.for('sluice.stats');
 
 /** A stage that counts. */
