@@ -1,8 +1,9 @@
 import { Duplex } from 'node:stream';
 import { Composed } from './internal/compose.js';
 import { Engine, Many, type StageContext, type Step } from './internal/engine.js';
-import { bindSignal, poolOptions, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { bindSignal, poolOptions, stageOptions, type AdaptiveConcurrency, type StageOptions } from './internal/stage-options.js';
 import { isNodeStream } from './internal/streams.js';
+import type { ParallelOptions } from './parallel.js';
 import type { OnError, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
@@ -10,9 +11,10 @@ import * as check from './internal/validate.js';
 export interface ChainOptions<I = unknown, O = unknown> extends StageOptions {
   /**
    * How many items run through the chain's fused functions at once (an integer >= 1): with more than
-   * one, async functions overlap, as in {@link parallel}. @default 1
+   * one, async functions overlap, as in {@link parallel}; `'auto'` or `{ min, max, initial }` for a
+   * limit that follows latency and failures (see {@link ParallelOptions.concurrency}). @default 1
    */
-  concurrency?: number;
+  concurrency?: number | 'auto' | AdaptiveConcurrency;
   /** With `concurrency` > 1: outputs in input order; `false` passes them on as items finish. @default true */
   ordered?: boolean;
   /**

@@ -17,7 +17,8 @@ export type SluiceErrorCode =
   | 'ERR_SLUICE_CLOSED_EARLY'
   | 'ERR_SLUICE_LEAK'
   | 'ERR_SLUICE_WORKER'
-  | 'ERR_SLUICE_WORKER_EXIT';
+  | 'ERR_SLUICE_WORKER_EXIT'
+  | 'ERR_SLUICE_BUFFER_OVERFLOW';
 
 /** Marks sluice's errors, so that one that must also be a TypeError (InvalidChunkError) is a SluiceError too. */
 const SLUICE: unique symbol = Symbol.for('sluice.error');
@@ -201,6 +202,17 @@ export class ShutdownError extends SluiceError {
   constructor(signal: NodeJS.Signals) {
     super('ERR_SLUICE_SHUTDOWN', `received ${signal}, shutting down`);
     this.signal = signal;
+  }
+}
+
+/** An item arrived at a full `buffer()` whose `overflow` is `'error'`. */
+export class BufferOverflowError extends SluiceError {
+  /** The buffer's size: how many items it held when one more arrived. */
+  readonly size: number;
+
+  constructor(size: number) {
+    super('ERR_SLUICE_BUFFER_OVERFLOW', `buffer(): an item arrived while full (size ${size})`);
+    this.size = size;
   }
 }
 

@@ -2,19 +2,25 @@ import { attempt } from './internal/attempt.js';
 import { backoff, type RetryOptions } from './internal/backoff.js';
 import { Engine } from './internal/engine.js';
 import type { Counters } from './internal/stats.js';
-import { poolOptions, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { poolOptions, stageOptions, type AdaptiveConcurrency, type StageOptions } from './internal/stage-options.js';
 import type { StageContext, StepFn } from './internal/steps.js';
 import type { itemTypes, OnError, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
-export type { RetryOptions };
+export type { AdaptiveConcurrency, RetryOptions };
 
 export type { OnError };
 
 /** Options for {@link parallel}. */
 export interface ParallelOptions<I = unknown, O = unknown> extends StageOptions {
-  /** Most calls in flight at once. @default 8 */
-  concurrency?: number;
+  /**
+   * Most calls in flight at once: a number, or `'auto'` / `{ min, max, initial }` for a limit that
+   * follows the service's health while it runs (it grows while latency stays flat and shrinks when
+   * latency climbs or calls fail; see the README's "Adaptive concurrency"). `'auto'` is
+   * `{ min: 1, max: 256, initial: 4 }`. The limit now is `stage.concurrency`.
+   * @default 8
+   */
+  concurrency?: number | 'auto' | AdaptiveConcurrency;
   /** Output in input order (holding at most `concurrency` results); `false` emits in completion order. @default true */
   ordered?: boolean;
   /** Milliseconds per call (per try): the call's `signal` aborts and the try fails with a `TimeoutError`. @default undefined (none) */

@@ -62,7 +62,9 @@ const WHERE = 'Semaphore';
  * ```
  */
 export class Semaphore {
-  #available: number;
+  #permits: number;
+  /** Places taken (counting, not the difference, works with `Infinity` permits). */
+  #held = 0;
   // A Set keeps insertion order (FIFO) and lets an aborted waiter leave from anywhere in O(1).
   readonly #queue = new Set<Waiter>();
 
@@ -73,12 +75,37 @@ export class Semaphore {
    *   turned into "no limit").
    */
   constructor(permits: number) {
-    this.#available = check.integer(`${WHERE}()`, 'permits', permits, 1, true);
+    this.#permits = check.integer(`${WHERE}()`, 'permits', permits, 1, true);
   }
 
-  /** Places free right now. */
+  /** How many holders at once. */
+  get permits(): number {
+    return this.#permits;
+  }
+
+  /**
+   * Changes how many holders there may be at once, as a controller resizing Go's weighted semaphore
+   * does: more wake the oldest waiters at once; fewer take effect as holders release (nobody is
+   * interrupted).
+   *
+   * @param permits An integer >= 1, or `Infinity`.
+   * @throws {RangeError} When `permits` is not an integer >= 1 or `Infinity`.
+   */
+  setPermits(permits: number): void {
+    const next = check.integer(`${WHERE}.setPermits()`, 'permits', permits, 1, true);
+    this.#permits = next;
+    while (this.#held < next && this.#queue.size > 0) {
+      const waiter = this.#queue.values().next().value!;
+      this.#queue.delete(waiter);
+      waiter.cleanup();
+      this.#held++;
+      waiter.resolve(this.#release());
+    }
+  }
+
+  /** Places free right now (0 while more are held than `permits` allows, after a shrink). */
   get available(): number {
-    return this.#available;
+    return Math.max(0, this.#permits - this.#held);
   }
 
   /** Callers waiting in `acquire()`. */
@@ -121,8 +148,8 @@ export class Semaphore {
    * @returns The {@link Release} function, or `undefined` when no place is free.
    */
   tryAcquire(): Release | undefined {
-    if (this.#available < 1 || this.#queue.size > 0) return undefined;
-    this.#available--;
+    if (this.#held >= this.#permits || this.#queue.size > 0) return undefined;
+    this.#held++;
     return this.#release();
   }
 
@@ -132,8 +159,9 @@ export class Semaphore {
       if (!held) return;
       held = false;
       const next = this.#queue.values().next();
-      if (next.done === true) {
-        this.#available++;
+      // Nobody waits, or the semaphore was shrunk and still has more holders than permits: the place goes.
+      if (next.done === true || this.#held > this.#permits) {
+        this.#held--;
         return;
       }
       // Hand the place over directly: it never becomes free, so nobody can take it in between.

@@ -82,6 +82,8 @@ import { take } from '../lib/take.js';
 import { tee } from '../lib/tee.js';
 import { through } from '../lib/through.js';
 import { usesCheckpoints } from '../lib/internal/checkpoint.js';
+import { buffer } from '../lib/buffer.js';
+import { partition } from '../lib/partition.js';
 
 /**
  * A source that acknowledges its items, as a Redis consumer group does: `n` numbers, a checkpoint
@@ -132,6 +134,8 @@ t.test('pipeline() resolves each checkpoint once the last stage has every item b
     }),
     distribute(2, () => chain([async (n: number) => n], { concurrency: 2, ordered: false })),
     chain([(n: number) => n, map(async (n: number) => n, { highWaterMark: 2 })]),
+    buffer<number>(4),
+    partition((n: number) => n % 3, () => map(async (n: number) => n)),
   ];
   for (const every of [1, 4, 7]) {
     const acked: number[] = [];

@@ -397,7 +397,7 @@ t.test('parallel() refuses a concurrency that is not an integer >= 1', async (t)
   t.match((fraction as Error).message, /options.concurrency must be an integer >= 1, got 2.5 \(number\)/);
   const text = thrown(() => parallel(async (n: number) => n, { concurrency: '4' as never }));
   t.ok(text instanceof TypeError);
-  t.match((text as Error).message, /options.concurrency must be an integer >= 1, got "4" \(string\)/);
+  t.match((text as Error).message, /options.concurrency must be an integer >= 1, 'auto' or \{ min, max, initial \}, got "4" \(string\)/);
 });
 
 t.test('parallel() refuses an ordered that is not a boolean', async (t) => {

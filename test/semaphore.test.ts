@@ -153,3 +153,52 @@ t.test('Semaphore() never has more holders than permits, and serves in order (pr
     },
   ));
 });
+
+t.test('Semaphore.setPermits() grows: the oldest waiters get the new places at once', async (t) => {
+  const sem = new Semaphore(1);
+  const first = await sem.acquire();
+  const order: number[] = [];
+  const waiters = [1, 2, 3].map((n) => sem.acquire().then((release) => (order.push(n), release)));
+  sem.setPermits(3);
+  t.equal(sem.permits, 3);
+  const [a, b] = await Promise.all(waiters.slice(0, 2));
+  t.same(order, [1, 2]);
+  t.equal(sem.pending, 1);
+  first();
+  const c = await waiters[2]!;
+  t.same(order, [1, 2, 3]);
+  a!();
+  b!();
+  c();
+  t.equal(sem.available, 3);
+});
+
+t.test('Semaphore.setPermits() shrinks as holders release, interrupting nobody', async (t) => {
+  const sem = new Semaphore(3);
+  const held = await Promise.all([sem.acquire(), sem.acquire(), sem.acquire()]);
+  sem.setPermits(1);
+  t.equal(sem.available, 0);
+  let got = false;
+  const waiting = sem.acquire().then((release) => ((got = true), release));
+  held[0]!();
+  held[1]!();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(got, false, 'two holders were over the new limit');
+  held[2]!();
+  const last = await waiting;
+  t.equal(sem.available, 0);
+  last();
+  t.equal(sem.available, 1);
+});
+
+t.test('Semaphore.setPermits() to and from Infinity', async (t) => {
+  const sem = new Semaphore(Infinity);
+  const releases = await Promise.all([sem.acquire(), sem.acquire()]);
+  sem.setPermits(2);
+  t.equal(sem.available, 0);
+  t.equal(sem.tryAcquire(), undefined);
+  sem.setPermits(Infinity);
+  t.equal(sem.available, Infinity);
+  for (const release of releases) release();
+  t.throws(() => sem.setPermits(0), { name: 'RangeError', message: /setPermits\(\).*permits.*0/ });
+});

@@ -1,7 +1,10 @@
+import { setMaxListeners } from 'node:events';
 import { Transform } from 'node:stream';
 import { LineError } from '../errors.js';
 import { Checkpoint, passesCheckpoints } from './checkpoint.js';
+import { Limiter, type LimiterSettings } from './limiter.js';
 import { Runner } from './runner.js';
+import * as check from './validate.js';
 import { Counters, statsOf, type StageStats } from './stats.js';
 import { bindSignal, destroyReason, failWith, type ResolvedStageOptions } from './stage-options.js';
 import type { Step } from './steps.js';
@@ -50,6 +53,10 @@ export interface EngineOptions extends ResolvedStageOptions {
   plain?: boolean;
   /** Its name in stats(). @default 'engine' */
   name?: string;
+  /** Run as a pool even at concurrency 1, so that `setConcurrency()` can raise it. */
+  resizable?: boolean;
+  /** `concurrency: 'auto'`: a limit that follows latency and failures (limiter.ts). */
+  adaptive?: LimiterSettings | undefined;
 }
 
 /** One item on its way through the steps: what it was, where it came from, and its outputs not yet passed on. */
@@ -67,6 +74,9 @@ class Lane {
   dropped = false;
   /** Resumes an iteration paused while the lane may not pass more on. */
   wake: (() => void) | undefined = undefined;
+  /** Adaptive: when its item started (ms), and whether its function failed. */
+  began = 0;
+  failed = false;
 }
 
 /**
@@ -127,6 +137,9 @@ export class Engine extends Transform {
   /** Destroyed: nothing more starts, iterations end. */
   #stopped = false;
   readonly #counters: Counters;
+  #limiter: Limiter | undefined;
+  /** Retries counted when the limiter last looked: a retry in a window is a failure to it. */
+  #retriesSeen = 0;
 
   constructor(steps: Step[], opts: EngineOptions) {
     super({
@@ -136,7 +149,8 @@ export class Engine extends Transform {
     });
     this.#steps = steps;
     this.#concurrency = opts.concurrency ?? 1;
-    this.#pool = this.#concurrency > 1;
+    this.#pool = this.#concurrency > 1 || opts.resizable === true || opts.adaptive !== undefined;
+    if (opts.adaptive !== undefined) this.#adaptTo(opts.adaptive);
     this.#ordered = opts.ordered ?? true;
     this.#onError = opts.onError ?? 'fail';
     this.#holdMax = Math.max(1, opts.readableHighWaterMark);
@@ -146,6 +160,9 @@ export class Engine extends Transform {
       blocked: () => this.#full,
       busy: () => this.#running > 0,
     });
+    // Every call gets this one signal, and fetch() lets go of its abort listener only when the request
+    // is garbage-collected (nodejs/node#52635): a long run would warn of a leak that is not sluice's.
+    setMaxListeners(0, this.#controller.signal);
     bindSignal(this, opts.signal);
   }
 
@@ -178,6 +195,25 @@ export class Engine extends Transform {
     return this.#skipped;
   }
 
+  /** How many items may run at once now. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /**
+   * Changes how many items may run at once, while it runs: more start at once; with fewer, no new one
+   * starts until fewer run. Only a stage made with a concurrency above 1 (or `'auto'`) can change it.
+   *
+   * @throws {TypeError} On a stage that runs one item at a time by design.
+   * @throws {RangeError} When `n` is not an integer >= 1.
+   */
+  setConcurrency(n: number): void {
+    if (!this.#pool) throw new TypeError('setConcurrency(): this stage runs one item at a time; make it with a concurrency above 1 (or \'auto\')');
+    if (this.#limiter !== undefined) throw new TypeError("setConcurrency(): this stage's limit is adaptive (concurrency: 'auto'); it follows the service by itself");
+    this.#concurrency = check.integer('setConcurrency()', 'n', n, 1);
+    this.#pump();
+  }
+
   /** Its steps, for chain() to run in a neighbouring stage instead: only when it has no options of its own and nothing was written to it. */
   fusible(): readonly Step[] | undefined {
     return this.#plain && this.#runner === undefined && !this.destroyed ? this.#steps : undefined;
@@ -187,13 +223,14 @@ export class Engine extends Transform {
    * Takes functions that follow it in a chain, to run after its own steps with the chain's settings.
    * Only a stage with a head (split) that nothing was written to yet does; returns whether it did.
    */
-  absorb(steps: readonly Step[], settings: Pick<EngineOptions, 'concurrency' | 'ordered' | 'onError'>): boolean {
+  absorb(steps: readonly Step[], settings: Pick<EngineOptions, 'concurrency' | 'ordered' | 'onError' | 'adaptive'>): boolean {
     if (this.#head === undefined || this.#runner !== undefined) return false;
     this.#steps.push(...steps);
     if (settings.concurrency !== undefined) {
       this.#concurrency = settings.concurrency;
       this.#pool = settings.concurrency > 1;
     }
+    if (settings.adaptive !== undefined) this.#adaptTo(settings.adaptive);
     if (settings.ordered !== undefined) this.#ordered = settings.ordered;
     if (settings.onError !== undefined) this.#onError = settings.onError;
     return true;
@@ -359,6 +396,8 @@ export class Engine extends Transform {
       lane.outs = 0;
       lane.dropped = false;
       lane.marker = false;
+      lane.failed = false;
+      if (this.#limiter !== undefined) lane.began = performance.now();
       try {
         pending = this.#runner!.run(lane.input, lane);
       } catch (error) {
@@ -388,6 +427,7 @@ export class Engine extends Transform {
   #finished(lane: Lane): void {
     if (this.#stopped) return;
     this.#counters.inFlight = --this.#running;
+    if (this.#limiter !== undefined && !lane.marker) this.#adapt(lane);
     if (lane.outs === 0 && !lane.dropped) this.#counters.filtered++;
     lane.done = true;
     if (this.#pool) {
@@ -399,6 +439,19 @@ export class Engine extends Transform {
     // One at a time: the ring held only this lane, and its outputs are already pushed.
     this.#ring = [];
     this.#release();
+  }
+
+  #adaptTo(settings: LimiterSettings): void {
+    this.#limiter = new Limiter(settings);
+    this.#pool = true;
+    this.#concurrency = settings.initial;
+  }
+
+  /** Adaptive: one finished call's latency and outcome to the limiter, which may move the limit. */
+  #adapt(lane: Lane): void {
+    const retries = this.#counters.retries;
+    this.#concurrency = this.#limiter!.sample(performance.now() - lane.began, lane.failed || retries !== this.#retriesSeen);
+    this.#retriesSeen = retries;
   }
 
   /** Pool: counts a done lane as ready (ordered: once every lane before it is) and schedules the flush. */
@@ -481,6 +534,7 @@ export class Engine extends Transform {
     const error = head?.located !== true ? thrown : new LineError({ line: lane.line!, offset: lane.offset, ...(head.name === undefined ? {} : { file: head.name }) }, thrown);
     const onError = this.#onError;
     this.#counters.errors++;
+    lane.failed = true;
     if (onError === 'fail') {
       failWith(this, error);
     } else if (onError === 'skip') {

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { LimiterSettings } from './limiter.js';
 import type { OnError } from './types.js';
 import * as check from './validate.js';
 
@@ -49,17 +50,46 @@ export function stageOptions(where: string, opts: StageOptions): ResolvedStageOp
   };
 }
 
+/** The bounds of an adaptive concurrency limit (`concurrency: { min, max, initial }`). */
+export interface AdaptiveConcurrency {
+  /** The lowest limit. @default 1 */
+  min?: number;
+  /** The highest limit. @default 256 */
+  max?: number;
+  /** The limit to start with. @default 4, within [min, max] */
+  initial?: number;
+}
+
 /** How a stage runs its functions: see `chain()`'s and `parallel()`'s options. */
 export interface PoolOptions<I = unknown, O = unknown> {
-  concurrency?: number;
+  concurrency?: number | 'auto' | AdaptiveConcurrency;
   ordered?: boolean;
   onError?: OnError<I, O>;
 }
 
+/** `concurrency: 'auto' | { min, max, initial }` validated, or undefined for a fixed number. */
+function adaptive(where: string, value: unknown): LimiterSettings | undefined {
+  if (value !== 'auto' && (typeof value !== 'object' || value === null)) return undefined;
+  const opts = value === 'auto' ? {} : check.options(where, value as AdaptiveConcurrency, 'options.concurrency', ['min', 'max', 'initial']);
+  const min = opts.min === undefined ? 1 : check.integer(where, 'options.concurrency.min', opts.min, 1);
+  const max = opts.max === undefined ? Math.max(min, 256) : check.integer(where, 'options.concurrency.max', opts.max, min);
+  const initial = opts.initial === undefined ? Math.min(max, Math.max(min, 4)) : check.integer(where, 'options.concurrency.initial', opts.initial, min);
+  if (initial > max) throw new RangeError(`${where}: options.concurrency.initial must be at most max (${max}), got ${initial} (number)`);
+  return { min, max, initial };
+}
+
 /** Validates {@link PoolOptions}; `concurrency` defaults to `defaultConcurrency`. */
-export function poolOptions<I, O>(where: string, opts: PoolOptions<I, O>, defaultConcurrency: number): { concurrency: number; ordered: boolean; onError: OnError<unknown, unknown> } {
+export function poolOptions<I, O>(
+  where: string,
+  opts: PoolOptions<I, O>,
+  defaultConcurrency: number,
+): { concurrency: number; ordered: boolean; onError: OnError<unknown, unknown>; adaptive?: LimiterSettings } {
   const onError = opts.onError ?? 'fail';
   if (typeof onError !== 'function') check.oneOf(where, 'options.onError', onError, ['fail', 'skip'] as const);
+  const auto = adaptive(where, opts.concurrency);
+  if (auto !== undefined) return { concurrency: auto.initial, ordered: opts.ordered === undefined ? true : check.boolean(where, 'options.ordered', opts.ordered), onError: onError as OnError<unknown, unknown>, adaptive: auto };
+  const must = "an integer >= 1, 'auto' or { min, max, initial }";
+  if (opts.concurrency !== undefined && typeof opts.concurrency !== 'number') check.invalid(where, 'options.concurrency', must, opts.concurrency);
   return {
     concurrency: opts.concurrency === undefined ? defaultConcurrency : check.integer(where, 'options.concurrency', opts.concurrency, 1),
     ordered: opts.ordered === undefined ? true : check.boolean(where, 'options.ordered', opts.ordered),

@@ -236,11 +236,11 @@ export function counted(stages: readonly unknown[]): Counted[] {
 
 /**
  * Counters for a stage that is not an engine: `stats()` (and the key pipeline() looks for) defined on
- * it, its buffers as the sampler's probe, the clock stopped when it closes. The stage counts items in
- * and out, and calls `start()` with its first item.
+ * it, its buffers as the sampler's probe unless it gives its own, the clock stopped when it closes.
+ * The stage counts items in and out, and calls `start()` with its first item.
  */
-export function count(stream: { readableLength?: number; readableHighWaterMark?: number; writableLength?: number; once(event: 'close', listener: () => void): unknown }, name: string): Counters {
-  const counters = new Counters(name, bufferProbe(stream));
+export function count(stream: { readableLength?: number; readableHighWaterMark?: number; writableLength?: number; once(event: 'close', listener: () => void): unknown }, name: string, probe: Probe = bufferProbe(stream)): Counters {
+  const counters = new Counters(name, probe);
   Object.defineProperties(stream, {
     stats: { value: (): StageStats => counters.snapshot() },
     [statsOf]: { value: true },
