@@ -10,6 +10,7 @@
  *     split          a generated access log into lines: sluice split() vs split2, readline, raw reads
  *     chain          objects through 5 sync functions: sluice chain() vs stream-chain, through2, Transform, …
  *     parallel       a 1 ms async task per item, concurrency 16 and 64: sluice parallel() vs peers and a promise pool
+ *     adaptive       a localhost service of unknown capacity (20 at once, then 10): concurrency 'auto' vs fixed
  *     partition      100 keys, a 1 ms async task per item, 16 keys at a time, in order per key: vs parallel() unordered
  *     slow-consumer  split → parallel → tee into a slow consumer: RSS slope and peak, vs split2
  *     buffer         a producer 10x faster than its consumer: buffer(1024, drop-oldest) vs backpressure alone; RSS slope
@@ -53,7 +54,7 @@ import { parseSize, writeAccessLog } from '../examples/gen-access-log.js';
 import { MissingError, type Case, type Context, type LogFile, type Scenario, type Variant, type Work } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['split', 'chain', 'parallel', 'partition', 'slow-consumer', 'buffer', 'cli'];
+const SCENARIOS = ['split', 'chain', 'parallel', 'adaptive', 'partition', 'slow-consumer', 'buffer', 'cli'];
 const SEED = 1;
 
 interface Options {

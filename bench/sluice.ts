@@ -16,7 +16,11 @@ export interface SluiceApi {
   chain(stages: ReadonlyArray<(value: never) => unknown>): Duplex;
   parallel<T, R>(
     fn: (item: T, context: { signal: AbortSignal }) => Promise<R>,
-    options?: { concurrency?: number; ordered?: boolean },
+    options?: {
+      concurrency?: number | 'auto';
+      ordered?: boolean;
+      retry?: { retries: number; minDelay: number; maxDelay: number; retryIf(error: unknown): boolean };
+    },
   ): Duplex;
   tee(destinations: Writable[], options?: { passThrough?: boolean }): Duplex;
   /** Stages, then an optional `{ signal }`. */

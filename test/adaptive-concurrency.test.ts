@@ -17,12 +17,14 @@ function drive(limiter: Limiter, calls: number, latency: (limit: number) => numb
   return limits;
 }
 
-t.test('Limiter grows by one a window while latency stays flat, up to max', async (t) => {
-  const limiter = new Limiter({ min: 1, max: 20, initial: 4 });
-  const limits = drive(limiter, 8, () => 10);
-  t.equal(limits.at(-1), 5, 'one window of 8 calls: +1');
-  drive(limiter, 1000, () => 10);
-  t.equal(limiter.limit, 20);
+t.test('Limiter doubles a window until latency climbs, then grows by one a window, up to max', async (t) => {
+  const limiter = new Limiter({ min: 1, max: 100, initial: 4 });
+  t.equal(drive(limiter, 8, () => 10).at(-1), 8, 'one window of 8 calls: × 2');
+  t.equal(drive(limiter, 8, () => 10).at(-1), 16, 'another: × 2');
+  t.equal(drive(limiter, 16, () => 20).at(-1), 15, 'latency doubled: - 1, and slow start is over');
+  t.equal(drive(limiter, 15, () => 10).at(-1), 16, 'flat again: + 1');
+  drive(limiter, 10000, () => 10);
+  t.equal(limiter.limit, 100);
 });
 
 t.test('Limiter settles near the capacity of a service that queues past it', async (t) => {

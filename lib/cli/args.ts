@@ -10,7 +10,8 @@ export type StageSpec =
   | { kind: 'map' | 'filter' | 'flat-map'; flag: string; source: string }
   | { kind: 'batch'; size: number }
   | { kind: 'rate'; rate: number; per: number }
-  | { kind: 'take'; n: number };
+  | { kind: 'take'; n: number }
+  | { kind: 'buffer'; size: number };
 
 /** How output items become text: strings as they are and other values as JSON (text), all JSON, or CSV/TSV rows. */
 export type OutputFormat = 'text' | 'json' | 'csv' | 'tsv';
@@ -34,8 +35,12 @@ export interface CliOptions {
   skip: number;
   /** Read binary input as text instead of refusing it. */
   text: boolean;
-  /** Worker pool size for async stages; undefined runs them one at a time. */
-  parallel: number | undefined;
+  /** Worker pool size for async stages (`'auto'`: adaptive); undefined runs them one at a time. */
+  parallel: number | 'auto' | undefined;
+  /** --partition-by: the key whose items keep their order while --parallel keys run at once. */
+  partitionBy: string | undefined;
+  /** --drop: what a full --buffer drops; undefined: it holds the producer back. */
+  drop: 'oldest' | 'newest' | undefined;
   /** Threads running the per-line stages (1: the main thread alone). */
   threads: number;
   unordered: boolean;
@@ -51,13 +56,16 @@ export interface CliOptions {
   version: boolean;
 }
 
-const OPTIONS = {
+export const OPTIONS = {
   map: { type: 'string', multiple: true },
   filter: { type: 'string', multiple: true },
   'flat-map': { type: 'string', multiple: true },
   batch: { type: 'string', multiple: true },
   rate: { type: 'string', multiple: true },
   take: { type: 'string', multiple: true },
+  buffer: { type: 'string', multiple: true },
+  drop: { type: 'string' },
+  'partition-by': { type: 'string' },
   json: { type: 'boolean' },
   csv: { type: 'boolean' },
   tsv: { type: 'boolean' },
@@ -116,6 +124,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
       case 'rate':
         stages.push({ kind: 'rate', ...rate(value) });
         break;
+      case 'buffer':
+        stages.push({ kind: 'buffer', size: integer(flag, value, 1) });
+        break;
     }
   }
   const inputs = (['json', 'csv', 'tsv'] as const).filter((name) => values[name] === true);
@@ -134,7 +145,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
     end: values.end,
     skip: values.skip === undefined ? 0 : integer('--skip', values.skip, 0),
     text: values.text ?? false,
-    parallel: values.parallel === undefined ? undefined : integer('--parallel', values.parallel, 1),
+    parallel: values.parallel === undefined ? undefined : values.parallel.trim() === 'auto' ? 'auto' : integer('--parallel', values.parallel, 1, "an integer >= 1 or 'auto'"),
+    partitionBy: values['partition-by'],
+    drop: values.drop === undefined ? undefined : drop(values.drop),
     threads: values.threads === undefined ? 1 : values.threads.trim() === 'auto' ? Math.max(1, availableParallelism()) : integer('--threads', values.threads, 1),
     unordered: values.unordered ?? false,
     countBy: values['count-by'],
@@ -154,6 +167,14 @@ export function parseCli(argv: readonly string[]): CliOptions {
 
 function checkCombinations(o: CliOptions): void {
   if (o.unordered && o.parallel === undefined) throw new UsageError('--unordered needs --parallel N');
+  if (o.drop !== undefined && !o.stages.some((s) => s.kind === 'buffer')) throw new UsageError('--drop needs --buffer N');
+  if (o.partitionBy !== undefined) {
+    if (typeof o.parallel !== 'number') throw new UsageError('--partition-by needs --parallel N (how many keys run at once)');
+    if (o.unordered) throw new UsageError('--partition-by keeps the order within each key and merges keys as they come: --unordered has nothing to do');
+    if (o.input === 'csv' || o.input === 'tsv') throw new UsageError(`--partition-by with --${o.input} is not supported: use --json or lines`);
+    if (o.threads > 1) throw new UsageError('--partition-by runs on the main thread: use --threads 1');
+  }
+  if (o.parallel === 'auto' && o.threads > 1) throw new UsageError("--parallel auto adapts async stages on the main thread: with --threads, give --parallel a number");
   if (o.top !== undefined && o.countBy === undefined) throw new UsageError('--top needs --count-by EXPR');
   if (!o.header && o.input !== 'csv' && o.input !== 'tsv') throw new UsageError('--no-header needs --csv or --tsv');
   if (o.threads > 1) {
@@ -176,10 +197,16 @@ function assignment(text: string): [string, string] {
   return [text.slice(0, eq), text.slice(eq + 1)];
 }
 
-function integer(flag: string, text: string, min: number): number {
+function integer(flag: string, text: string, min: number, must = `an integer >= ${min}`): number {
   const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be ${must}, got ${JSON.stringify(text)}`);
   return n;
+}
+
+function drop(text: string): 'oldest' | 'newest' {
+  const policy = text.trim();
+  if (policy !== 'oldest' && policy !== 'newest') throw new UsageError(`--drop must be oldest or newest, got ${JSON.stringify(text)}`);
+  return policy;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hour: 3_600_000 };
@@ -203,13 +230,14 @@ export function version(): string {
 
 export const HELP = `Usage: sluice [options] [FILE...]
 
-Reads the FILEs in order (stdin when there are none, or for -), splits them into lines, runs the
-stages given on the command line in that order, and writes one line per item to stdout.
+Reads the FILEs in order (stdin when there are none, or for -; gzip is read as its text), splits them
+into lines, runs the stages given on the command line in that order, and writes one line per item to
+stdout, keeping the input's line endings.
 
 An EXPR is a JavaScript expression of the current item, named \`line\` (also \`rec\`, handy with
---json), with awk-style fields $1, $2, … of a line; or a function such as \`l => l.trim()\` or
-\`async (url, { signal }) => …\`. \`await\` makes an expression async. A result of undefined or null
-drops the item.
+--json), with awk's fields $1, $2, …, $NF, $(n) and NF, NR, FNR, FILENAME; or a function such as
+\`l => l.trim()\` or \`async (url, { signal }) => …\`. \`await\` makes an expression async. A result of
+undefined or null drops the item.
 
 Stages (repeatable, run in command-line order):
       --map EXPR          replace each item by EXPR's value
@@ -218,20 +246,44 @@ Stages (repeatable, run in command-line order):
       --batch N           group items into arrays of N (the last may be shorter)
       --rate N/s          let at most N items per second through (also N/min, N/h)
       --take N            stop after N items (stops reading the input, exits 0)
+      --buffer N          hold up to N items for a slower stage after it; when full, hold the
+                          input back, or with --drop drop items (counted, and told on stderr)
+      --drop oldest|newest  what a full --buffer drops: the oldest item it holds, or the new one
 
-Input and output:
-      --json              parse each line as JSON (NDJSON); blank lines are skipped. Output:
-                          strings as they are, any other value as one line of JSON
+Input:
+      --json              parse each line as JSON (NDJSON); blank lines are skipped
+      --csv, --tsv        read CSV/TSV records (quoted fields may span lines); the first record
+                          names the columns, so a record is an object
+      --no-header         with --csv/--tsv: records are arrays, the first record is data
+  -F, --field-separator S  what separates awk's fields (default: runs of blanks)
+      --skip N            skip the first N lines (records) of each input
+  -a, --text              read binary input as text instead of refusing it
+  -v, --arg NAME=VALUE    a variable every EXPR sees (repeatable)
+      --begin EXPR        run once before the input; variables it assigns are shared by every EXPR
+      --end EXPR          run once after the input; its value is printed
+
+Output (by default strings as they are, any other value as one line of JSON):
+      --to-json           every item as one line of JSON (NDJSON)
+      --to-csv, --to-tsv  objects as CSV/TSV rows under a header of their keys; arrays as rows
   -o, --output FILE       write to FILE, atomically: FILE appears only if the run succeeds
   -i, --in-place          rewrite each FILE with its own output, atomically
-      --parallel N        run async stages N items at a time (output in input order)
+
+Running:
+      --parallel N|auto   run async stages N items at a time (output in input order); auto: a
+                          limit that grows while latency stays flat and shrinks when it climbs
+                          or calls fail
       --unordered         with --parallel: output in completion order
+      --partition-by EXPR  with --parallel N: lines of one key (EXPR's value) go through the
+                          stages in order, N keys at a time; output merged as it comes
+  -j, --threads N|auto    run the per-line stages on N threads (auto: one per core); output
+                          and errors as with one
       --skip-errors       skip lines whose expression throws or whose JSON is malformed, and
                           report how many on stderr (otherwise such a line stops the run: exit 1)
 
 Aggregates:
       --count-by EXPR     count items by EXPR's value; print "count key" lines, most frequent
-                          first (like sort | uniq -c | sort -rn); with --json, {"key","count"} lines
+                          first (like sort | uniq -c | sort -rn); with --to-json, {"key","count"}
+                          lines; with --to-csv/--to-tsv, key and count columns
       --top N             with --count-by: only the N most frequent
       --stats             print lines in/out, bytes, time, lines/s and a table of the stages
                           (busy, starved, blocked) naming the bottleneck, to stderr
@@ -243,7 +295,8 @@ Aggregates:
 
 A progress bar is shown on a terminal (stderr) while reading files.
 Exit status: 0 done (also when --take or a closed pipe ended the run early), 1 error in the input
-or an expression, 2 bad command line, 130/143 interrupted by SIGINT/SIGTERM.
+or an expression (or every line skipped), 2 bad command line or missing input, 130/143
+interrupted by SIGINT/SIGTERM.
 
 Examples:
   sluice --count-by '$9' access.log                      requests per HTTP status
@@ -251,8 +304,10 @@ Examples:
   sluice --filter '$9 >= 500' --map '$7' access.log      paths of server errors
   sluice --json --filter 'rec.level === "error"' app.ndjson
   sluice --json --map '({ id, user }) => ({ id, user })' -o slim.ndjson app.ndjson
+  sluice --csv --filter 'rec.country === "FR"' --to-csv people.csv
   sluice --flat-map 'line.split(/\\W+/)' --filter line --count-by 'line.toLowerCase()' book.txt
-  sluice --parallel 8 --rate 20/s --map 'async (url, { signal }) => url + " " + (await fetch(url, { signal })).status' urls.txt
+  sluice --parallel auto --map 'async (url, { signal }) => url + " " + (await fetch(url, { signal })).status' urls.txt
+  sluice --json --partition-by rec.user --parallel 16 --map 'async (rec, { signal }) => (await fetch(API, { method: "POST", body: JSON.stringify(rec), signal })).status' -v API=http://… events.ndjson
   sluice -i --map 'line.trimEnd()' *.txt                 strip trailing blanks in place
   zcat big.log.gz | sluice --take 5 --map 'line.length'
 `;

@@ -49,7 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   // A second Ctrl-C kills the process at once: only synchronous cleanup gets to run.
   const shutdown = shutdownSignal({ onForce: abandon });
   const skips = options.skipErrors ? new Skips() : undefined;
-  const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0 };
+  const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0, dropped: 0 };
   const context: Context = { program, options, shutdown: shutdown.signal, skips, totals, report: undefined };
   const started = performance.now();
   let stdout: Destination | undefined;
@@ -72,6 +72,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (skips !== undefined && skips.count > 0 && !options.quiet) {
       note(`skipped ${skips.count} line${skips.count === 1 ? '' : 's'} with errors; the first: ${formatFailure(skips.first!)}`);
     }
+    // Never lost without a word: a full --buffer's drops are told even without --stats.
+    if (totals.dropped > 0 && !options.quiet) note(`--buffer was full: dropped ${totals.dropped} item${totals.dropped === 1 ? '' : 's'} (--drop ${options.drop!})`);
     const seconds = (performance.now() - started) / 1000;
     if (options.stats) for (const line of statsLines(totals, seconds, context.report)) note(line);
     if (options.statsJson) process.stderr.write(`${statsJson(totals, seconds, context.report)}\n`);
@@ -98,7 +100,7 @@ async function runJob(inputs: Input[], dest: Destination, context: Context): Pro
   const threadedCount = { read: 0 };
   const lines = options.threads > 1 ? new Chunks(inputs, { binaryOk: options.text, numbered: numbered(sources(options)) }) : new Lines(inputs, run.input, options.text);
   const stages = lines instanceof Chunks
-    ? threadedStages({ threads: options.threads, concurrency: options.parallel ?? 1, workerData: { options }, numbered: numbered(sources(options)), run, skips, lines: threadedCount })
+    ? threadedStages({ threads: options.threads, concurrency: typeof options.parallel === 'number' ? options.parallel : 1, workerData: { options }, numbered: numbered(sources(options)), run, skips, lines: threadedCount })
     : [];
   const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
   const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
@@ -131,6 +133,7 @@ async function runJob(inputs: Input[], dest: Destination, context: Context): Pro
     totals.linesIn += lines instanceof Chunks ? threadedCount.read : lines.linesRead;
     totals.linesOut += writer.lines;
     totals.bytes += lines.bytesRead;
+    totals.dropped += run.dropped();
   }
 }
 

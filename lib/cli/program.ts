@@ -6,16 +6,18 @@
 // (split's LineError). The order-bound stages, and what follows them, run once the inputs are joined;
 // an error there names its flag and expression instead.
 import type { Duplex } from 'node:stream';
-import { batch, chain, filter, flatMap, LineError, map, rateLimit, skip, split, take, type StageContext } from '../index.js';
+import { batch, buffer, BufferStage, chain, filter, flatMap, LineError, map, rateLimit, skip, split, take, type StageContext } from '../index.js';
 import type { CliOptions, StageSpec } from './args.js';
 import { Counter, formatter, parseRecord } from './count.js';
 import { csvRecords, located as csvLocated } from './csv.js';
 import { ExprError, failureOf, UsageError, type Failure } from './errors.js';
 import { compileAll, type ItemFn, type Scope } from './expr.js';
 import { Fields } from './fields.js';
+import { keyedStages } from './keyed.js';
 import type { Input } from './inputs.js';
 
 type ExprSpec = Extract<StageSpec, { source: string }>;
+type PoolSettings = { concurrency: number | 'auto'; ordered: boolean };
 type ExprStep = ExprSpec & { fn: ItemFn; async: boolean };
 type Step = ExprStep | Exclude<StageSpec, ExprSpec>;
 
@@ -62,6 +64,8 @@ export interface Run {
   merge(counts: readonly [unknown, number][]): void;
   /** Lines to write once the input has ended: --count-by's result, --end's value. */
   atEnd(): string[];
+  /** Items a full --buffer dropped (--drop). */
+  dropped(): number;
 }
 
 export interface Program {
@@ -74,18 +78,26 @@ export interface Program {
 export function compileProgram(o: CliOptions): Program {
   const scope: Scope = { fields: new Fields(o.fieldSeparator), file: '', before: 0 };
   const exprs = o.stages.filter((s): s is ExprSpec => 'source' in s);
-  const sources = [...exprs, ...(o.countBy === undefined ? [] : [{ flag: '--count-by', source: o.countBy }])];
+  const sources = [
+    ...exprs,
+    ...(o.countBy === undefined ? [] : [{ flag: '--count-by', source: o.countBy }]),
+    ...(o.partitionBy === undefined ? [] : [{ flag: '--partition-by', source: o.partitionBy }]),
+  ];
   const compiled = compileAll(sources, { args: o.args, scope, ...(o.begin === undefined ? {} : { begin: o.begin }), ...(o.end === undefined ? {} : { end: o.end }) });
   let e = 0;
   const steps = o.stages.map((s): Step => ('source' in s ? { ...s, ...compiled.fns[e++]! } : s));
-  const countBy = o.countBy === undefined ? undefined : compiled.fns[e]!;
+  const countBy = o.countBy === undefined ? undefined : compiled.fns[e++]!;
+  const partitionBy = o.partitionBy === undefined ? undefined : compiled.fns[e]!;
+  if (partitionBy?.async === true) throw new UsageError('--partition-by EXPR must give the key at once: an async one gives a new promise, so a new key, for every line');
   if (o.parallel !== undefined && !compiled.fns.some((c) => c.async)) {
     throw new UsageError('--parallel runs async stages, and there is none: write `async (x) => …` or use `await` in the EXPR');
   }
   const split1 = steps.findIndex((s) => !isExpr(s));
   const head = (split1 === -1 ? steps : steps.slice(0, split1)) as ExprStep[];
   const rest = split1 === -1 ? [] : steps.slice(split1);
-  const pool = { concurrency: o.parallel ?? 1, ordered: !o.unordered };
+  // With --partition-by, --parallel counts keys, and each key's stages run one line at a time.
+  const pool = { concurrency: partitionBy === undefined ? (o.parallel ?? 1) : 1, ordered: !o.unordered };
+  const buffered = { overflow: o.drop === undefined ? ('block' as const) : (`drop-${o.drop}` as const) };
 
   return {
     begin() {
@@ -96,6 +108,7 @@ export function compileProgram(o: CliOptions): Program {
       // What turns the last stage's items into output: a tally, or a line of text.
       const last: ItemFn[] = counter === undefined ? [formatter(o.output)] : [countBy!.fn, (key) => counter.add(key)];
       const tail = rest.length === 0 ? last : [];
+      const laterStages = rest.map((step) => later(step, pool, skips, buffered));
       return {
         input(input, before, start) {
           scope.file = input.label;
@@ -114,9 +127,11 @@ export function compileProgram(o: CliOptions): Program {
           const lines = split<unknown>({ name: input.label, ...start });
           const first = [...(o.skip > 0 ? [skip(o.skip)] : []), ...(o.input === 'json' ? [parseJson] : [])];
           const onError = skips === undefined ? ('fail' as const) : (error: unknown) => skips.add(failureOf(error));
-          return { stage: chain([lines, ...first, ...stages], { ...pool, onError }), lines: () => lines.lines };
+          const perLine = partitionBy === undefined ? stages : [...keyedStages(head, partitionBy.fn, { file: input.label, concurrency: o.parallel as number, skips }), ...tail];
+          return { stage: chain([lines, ...first, ...perLine], { ...pool, onError }), lines: () => lines.lines };
         },
-        later: rest.length === 0 ? [] : [...rest.map((step) => later(step, pool, skips)), chain(last)],
+        later: rest.length === 0 ? [] : [...laterStages, chain(last)],
+        dropped: () => laterStages.reduce((sum, stage) => sum + (stage instanceof BufferStage ? stage.dropped : 0), 0),
         counts: () => counter?.entries() ?? [],
         merge(counts) {
           counter?.merge(counts);
@@ -137,10 +152,11 @@ function stage({ kind, fn }: ExprStep): Duplex {
 }
 
 /** A stage after the inputs were joined: an order-bound one, or an expression whose errors name it. */
-function later(step: Step, pool: { concurrency: number; ordered: boolean }, skips: Skips | undefined): Duplex {
+function later(step: Step, pool: PoolSettings, skips: Skips | undefined, buffered: { overflow: 'block' | 'drop-oldest' | 'drop-newest' }): Duplex {
   if (!isExpr(step)) {
     if (step.kind === 'batch') return batch(step.size);
     if (step.kind === 'rate') return rateLimit({ rate: step.rate, per: step.per });
+    if (step.kind === 'buffer') return buffer(step.size, buffered);
     return take(step.n);
   }
   const onError = (error: unknown): undefined => {

@@ -6,6 +6,8 @@ export interface Totals {
   linesIn: number;
   linesOut: number;
   bytes: number;
+  /** Items a full --buffer dropped. */
+  dropped: number;
 }
 
 /** Sums the stats of stages that did one job in turn (the per-line stages of each input). */
@@ -30,9 +32,13 @@ export function statsLines(totals: Totals, seconds: number, report: StatsReport 
   ];
   if (report === undefined || report.stages.length === 0) return lines;
   const width = Math.max(5, ...report.stages.map((s) => s.name.length));
-  const row = (cells: string[]): string => `${cells[0]!.padEnd(width)}  ${cells.slice(1).map((c, i) => c.padStart(i < 2 ? 10 : 8)).join('')}`;
-  lines.push(row(['stage', 'in', 'out', 'busy', 'starved', 'blocked']));
-  for (const s of report.stages) lines.push(row([s.name, String(s.itemsIn), String(s.itemsOut), percent(s.busyMs, s), percent(s.starvedMs, s), percent(s.blockedMs, s)]));
+  // A dropped column only when something was dropped (a full --buffer, --skip-errors).
+  const drops = report.stages.some((s) => s.dropped > 0);
+  const row = (cells: string[]): string => `${cells[0]!.padEnd(width)}  ${cells.slice(1).map((c, i) => c.padStart(i < (drops ? 3 : 2) ? 10 : 8)).join('')}`;
+  lines.push(row(['stage', 'in', 'out', ...(drops ? ['dropped'] : []), 'busy', 'starved', 'blocked']));
+  for (const s of report.stages) {
+    lines.push(row([s.name, String(s.itemsIn), String(s.itemsOut), ...(drops ? [String(s.dropped)] : []), percent(s.busyMs, s), percent(s.starvedMs, s), percent(s.blockedMs, s)]));
+  }
   if (report.bottleneck !== undefined) lines.push(`bottleneck: ${report.bottleneck.reason}`);
   return lines;
 }

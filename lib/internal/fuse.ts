@@ -33,13 +33,13 @@ export interface FusedSteps<L> {
  * turned off or where code cannot be generated from strings (Node's
  * `--disallow-code-generation-from-strings`): the engine then runs its loop.
  */
-export function fuse<L extends { line: number | undefined }>(s: FusedSteps<L>): ((value: unknown, lane: L) => Pending) | undefined {
+export function fuse<L extends { line: number | undefined; offset?: number }>(s: FusedSteps<L>): ((value: unknown, lane: L) => Pending) | undefined {
   if (!codegen.enabled) return undefined;
   const body = ['if (v === undefined || v === null) return undefined;', 'let r, n, c;'];
   for (let i = 0; i < s.fns.length; i++) {
     body.push(
-      s.shared[i] === undefined ? `c = { signal: box.signal, index: counts[${i}]++${s.located ? ', line: lane.line' : ''} };` : `c = s${i}; c.index = counts[${i}]++;`,
-      s.located && s.shared[i] !== undefined ? 'c.line = lane.line;' : '',
+      s.shared[i] === undefined ? `c = { signal: box.signal, index: counts[${i}]++${s.located ? ', line: lane.line, offset: lane.offset' : ''} };` : `c = s${i}; c.index = counts[${i}]++;`,
+      s.located && s.shared[i] !== undefined ? 'c.line = lane.line; c.offset = lane.offset;' : '',
       `r = f${i}(v, c);`,
       `n = k${i}(r, v);`,
       `if (n === SLOW) return slow(${i}, r, v, lane);`,

@@ -3,7 +3,8 @@
 // window's mean latency with the baseline, the lowest window mean seen:
 // - a call failed in the window: the service is overloaded (a 429, a timeout): limit × 0.75;
 // - mean latency over 1.5 × the baseline: calls queue up inside the service: limit - 1;
-// - else there is room: limit + 1.
+// - else there is room: limit + 1 (limit × 2 until the first window that is not: TCP's slow start,
+//   so that the limit reaches a service's capacity in a few windows rather than one step a window).
 // Always within [min, max].
 // A baseline that followed the means up (a slow drift) would also follow the queueing it is there to
 // see, and let the limit climb without end. Instead, every PROBE_EVERY windows one window runs at half
@@ -27,6 +28,7 @@ export class Limiter {
   #count = 0;
   #failed = false;
   #windows = 0;
+  #slowStart = true;
   /** The limit to go back to after the probe window now running, if one is. */
   #probing: number | undefined;
   /** The mean of the last window before the probe. */
@@ -60,9 +62,11 @@ export class Limiter {
     }
     this.#baseline = Math.min(this.#baseline, mean);
     let next: number;
+    const queueing = mean > this.#baseline * 1.5;
+    if (wasFailed || queueing) this.#slowStart = false;
     if (wasFailed) next = Math.floor(this.#limit * 0.75);
-    else if (mean > this.#baseline * 1.5) next = this.#limit - 1;
-    else next = this.#limit + 1;
+    else if (queueing) next = this.#limit - 1;
+    else next = this.#slowStart ? this.#limit * 2 : this.#limit + 1;
     next = Math.min(this.#max, Math.max(this.#min, next));
     if (++this.#windows % PROBE_EVERY === 0) {
       this.#probing = next;

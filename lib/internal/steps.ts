@@ -14,6 +14,8 @@ export interface StageContext {
    * (`chain([split(), fn])`, split's `map`); `undefined` elsewhere.
    */
   line?: number | undefined;
+  /** With `line`: the byte offset of that line's start in the input (0-based). */
+  offset?: number | undefined;
 }
 
 /** Several items from one function call; see `many()`. */
