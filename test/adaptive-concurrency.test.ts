@@ -35,6 +35,15 @@ t.test('Limiter settles near the capacity of a service that queues past it', asy
   t.ok(Math.min(...late) >= 12 && Math.max(...late) <= 26, `settled in [12, 26]: ${Math.min(...late)}..${Math.max(...late)}`);
 });
 
+t.test('Limiter follows a capacity that drops mid-run', async (t) => {
+  const limiter = new Limiter({ min: 1, max: 256, initial: 4 });
+  const model = (capacity: number) => (limit: number) => 10 * Math.max(1, limit / capacity);
+  const before = drive(limiter, 5000, model(20)).slice(-2000);
+  t.ok(Math.min(...before) >= 10 && Math.max(...before) <= 32, `capacity 20: ${Math.min(...before)}..${Math.max(...before)}`);
+  const after = drive(limiter, 5000, model(10)).slice(-2000);
+  t.ok(Math.min(...after) >= 5 && Math.max(...after) <= 16, `capacity 10: ${Math.min(...after)}..${Math.max(...after)}`);
+});
+
 t.test('Limiter cuts the limit by a quarter after a window with a failure, never below min', async (t) => {
   const limiter = new Limiter({ min: 3, max: 100, initial: 40 });
   drive(limiter, 40, () => 10, () => true);
