@@ -1,15 +1,10 @@
 // The CLI's flow control: --parallel auto, --buffer with --drop, --partition-by.
 import t from 'tap';
 import { ensureBuilt, sluice } from './fixtures/cli.js';
-import { HELP, OPTIONS } from '../lib/cli/args.js';
 
 ensureBuilt();
 
 const numbers = (n: number): string => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
-
-t.test('--help lists every option', async (t) => {
-  for (const name of Object.keys(OPTIONS)) t.match(HELP, `--${name}`, name);
-});
 
 t.test('--parallel auto runs an async stage with an adaptive limit, output in input order', async (t) => {
   const r = sluice(['--parallel', 'auto', '--map', 'async (l) => { await new Promise((r) => setTimeout(r, 1)); return l * 2; }'], { input: numbers(300) });

@@ -2,6 +2,7 @@
 // lib/cli is measured through the built command that test/cli.test.ts spawns.
 import t from 'tap';
 import fc from 'fast-check';
+import { HELP, OPTIONS } from '../lib/cli/args.js';
 import { field } from '../lib/cli/fields.js';
 import { renderProgress } from '../lib/cli/progress.js';
 
@@ -24,3 +25,6 @@ t.test('renderProgress() shows percent, bytes done/total, rate and ETA, fitted t
   t.ok(renderProgress(5, 10, 1000, 30, false).length < 30);
 });
 
+t.test('--help lists every option', async (t) => {
+  for (const name of Object.keys(OPTIONS)) t.match(HELP, `--${name}`, name);
+});
