@@ -15,6 +15,7 @@
  *     slow-consumer  split → parallel → tee into a slow consumer: RSS slope and peak, vs split2
  *     buffer         a producer 10x faster than its consumer: buffer(1024, drop-oldest) vs backpressure alone; RSS slope
  *     cli            status counts of the log: sluice --count-by vs mawk and a readline script
+ *     redis          Redis Streams: consume+ack and XADD vs hand-written loops, XADD→sink latency, RSS under a backlog
  *
  * Options:
  *     --quick           16 MiB logs, 100k objects, 2,000 tasks, 2 s slow-consumer runs, 1 round
@@ -54,7 +55,7 @@ import { parseSize, writeAccessLog } from '../examples/gen-access-log.js';
 import { MissingError, type Case, type Context, type LogFile, type Scenario, type Variant, type Work } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['split', 'chain', 'parallel', 'adaptive', 'partition', 'slow-consumer', 'buffer', 'cli'];
+const SCENARIOS = ['split', 'chain', 'parallel', 'adaptive', 'partition', 'slow-consumer', 'buffer', 'cli', 'redis'];
 const SEED = 1;
 
 interface Options {

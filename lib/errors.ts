@@ -18,7 +18,9 @@ export type SluiceErrorCode =
   | 'ERR_SLUICE_LEAK'
   | 'ERR_SLUICE_WORKER'
   | 'ERR_SLUICE_WORKER_EXIT'
-  | 'ERR_SLUICE_BUFFER_OVERFLOW';
+  | 'ERR_SLUICE_BUFFER_OVERFLOW'
+  | 'ERR_SLUICE_REDIS'
+  | 'ERR_SLUICE_REDIS_UNAVAILABLE';
 
 /** Marks sluice's errors, so that one that must also be a TypeError (InvalidChunkError) is a SluiceError too. */
 const SLUICE: unique symbol = Symbol.for('sluice.error');

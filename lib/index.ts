@@ -26,4 +26,4 @@ export { partition, Partition, type PartitionOptions } from './partition.js';
 export { shutdownSignal, type ShutdownSignal, type ShutdownSignalOptions } from './shutdown-signal.js';
 export { split, Split, type SplitOptions, type SplitChunk } from './split.js';
 export { threads, Threads, type ThreadsOptions } from './threads.js';
-export { threadPool, ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
+export { threadPool, ThreadPool, type ThreadPoolOptions, type TransferListItem } from './thread-pool.js';

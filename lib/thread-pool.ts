@@ -1,8 +1,15 @@
 import { availableParallelism } from 'node:os';
-import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TimeoutError, WorkerError, WorkerExitError } from './errors.js';
 import type { Batch, BatchDone, ToMain } from './internal/thread-protocol.js';
 import * as check from './internal/validate.js';
+
+/**
+ * What a worker can be given instead of a copy (an ArrayBuffer, a MessagePort…): the element type of
+ * `worker.postMessage()`'s transfer list, which @types/node calls `TransferListItem` up to 24 and
+ * `Transferable` after.
+ */
+export type TransferListItem = NonNullable<Parameters<Worker['postMessage']>[1]>[number];
 
 /** Options for {@link threadPool}. */
 export interface ThreadPoolOptions {
@@ -158,7 +165,7 @@ export class ThreadPool implements AsyncDisposable {
       const known = thread.jobs.has(job);
       thread.jobs.add(job);
       const message: Batch = { type: 'run', id, job, items: task.items, concurrency: task.concurrency, failFast: task.failFast, ...(known ? {} : { module: task.module, names: task.names }) };
-      thread.worker.postMessage(message, task.transfer as TransferListItem[]);
+      thread.worker.postMessage(message, task.transfer);
     });
   }
 

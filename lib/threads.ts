@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
 import { TimeoutError, WorkerError } from './errors.js';
 import { backoff, type Backoff, type RetryOptions } from './internal/backoff.js';
 import { BatchHead } from './internal/batch-head.js';
 import { Engine } from './internal/engine.js';
-import { poolOptions, stageOptions, type StageOptions } from './internal/stage-options.js';
+import { bindSignal, poolOptions, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { Many, type StageContext } from './internal/steps.js';
 import type { BatchDone, Failure } from './internal/thread-protocol.js';
 import { sleep } from './internal/timers.js';
 import type { itemTypes, OnError, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
-import { ThreadPool, type PoolTask } from './thread-pool.js';
+import { ThreadPool, type PoolTask, type TransferListItem } from './thread-pool.js';
 
 /** Options for {@link threads}. */
 export interface ThreadsOptions<I = unknown, O = unknown> extends Omit<StageOptions, 'name'> {
@@ -130,6 +130,7 @@ export class Threads<I = unknown, O = unknown> extends Engine implements TypedDu
     };
     super([{ kind: 'map', fn: step }], {
       ...stage,
+      signal: undefined,
       concurrency: pool.threads * inFlight,
       ordered,
       head: (give) => new BatchHead(size, maxWait, give),
@@ -137,6 +138,9 @@ export class Threads<I = unknown, O = unknown> extends Engine implements TypedDu
     });
     this.#failed = failed;
     this.#own = opts.pool === undefined ? pool : undefined;
+    // Bound here rather than by the engine: an aborted signal destroys the stage at once, and _destroy
+    // needs #own to close the stage's own pool.
+    bindSignal(this, stage.signal);
   }
 
   // Its own threads are ended before the stage closes, so that nothing is left once pipeline() settles.

@@ -22,9 +22,9 @@ function example(name: string, args: string[] = [], input = ''): { status: numbe
 t.test('every example has its npm script, and npm run demo runs log-stats on generated data', async (t) => {
   const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const names = readdirSync(join(root, 'examples'))
-    .filter((f) => f.endsWith('.ts') && f !== 'gen-access-log.ts')
+    .filter((f) => f.endsWith('.ts') && f !== 'gen-access-log.ts' && !f.endsWith('.worker.ts'))
     .map((f) => f.slice(0, -3));
-  t.same(names.sort(), ['csv-to-ndjson', 'fetch-all', 'log-stats', 'stdin-upper']);
+  t.same(names.sort(), ['bottleneck', 'csv-to-ndjson', 'fetch-all', 'log-stats', 'redis-workers', 'stdin-upper']);
   for (const name of names) t.match(scripts[`example:${name}`], `examples/${name}.ts`, name);
   t.match(scripts['demo'], /examples\/log-stats\.ts --generate \d+/);
 });
@@ -93,4 +93,17 @@ t.test('stdin-upper upper-cases stdin line by line', async (t) => {
   const r = example('stdin-upper', [], 'hello\nzoë\r\nlast');
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'HELLO\nZOË\nLAST\n');
+});
+
+t.test('bottleneck names the slow lookup, then runs it with parallel()', async (t) => {
+  const r = example('bottleneck', ['300']);
+  t.equal(r.status, 0, r.stderr);
+  const [before, after] = r.stdout.split('lookups with parallel(16)');
+  t.match(before, /one lookup at a time: 300 lines in [\d.]+ s/);
+  t.match(before, /bottleneck: lookupCountry was busy \d+% of the time while format after it was starved/);
+  t.match(after, /^: 300 lines in [\d.]+ s/);
+  t.match(r.stdout, /parallel\(\) on the bottleneck alone: [\d.]+x sooner/);
+  const bad = example('bottleneck', ['many']);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, 'bottleneck: LINES must be an integer >= 1, got "many"');
 });
