@@ -12,13 +12,15 @@
  *     parallel       a 1 ms async task per item, concurrency 16 and 64: sluice parallel() vs peers and a promise pool
  *     adaptive       a localhost service of unknown capacity (20 at once, then 10): concurrency 'auto' vs fixed
  *     partition      100 keys, a 1 ms async task per item, 16 keys at a time, in order per key: vs parallel() unordered
+ *     threads        a CPU-bound function: sluice threads() vs map() on one thread, two processes on halves, piscina
  *     slow-consumer  split → parallel → tee into a slow consumer: RSS slope and peak, vs split2
  *     buffer         a producer 10x faster than its consumer: buffer(1024, drop-oldest) vs backpressure alone; RSS slope
- *     cli            status counts of the log: sluice --count-by vs mawk and a readline script
+ *     cli            status counts and error paths of the log: sluice (--threads 1 and 2) vs mawk, a readline
+ *                    script and two one-thread sluice processes on the log's halves
  *     redis          Redis Streams: consume+ack and XADD vs hand-written loops, XADD→sink latency, RSS under a backlog
  *
  * Options:
- *     --quick           16 MiB logs, 100k objects, 2,000 tasks, 2 s slow-consumer runs, 1 round
+ *     --quick           16 MiB logs, 100k objects, 2,000 tasks, 2,000 hashes, 2 s slow-consumer runs, 1 round
  *     --rounds N        rounds per case (default 5; --quick 1)
  *     --size SIZE       bytes of the generated logs (default 1GiB; takes 256MiB, 64M, …)
  *     --items N         objects through the chains (default 10M)
@@ -55,7 +57,7 @@ import { parseSize, writeAccessLog } from '../examples/gen-access-log.js';
 import { MissingError, type Case, type Context, type LogFile, type Scenario, type Variant, type Work } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['split', 'chain', 'parallel', 'adaptive', 'partition', 'slow-consumer', 'buffer', 'cli', 'redis'];
+const SCENARIOS = ['split', 'chain', 'parallel', 'adaptive', 'partition', 'threads', 'slow-consumer', 'buffer', 'cli', 'redis'];
 const SEED = 1;
 
 interface Options {
@@ -246,7 +248,9 @@ function runProgram(file: string, args: string[], timeoutMs: number): Promise<Ou
     let stderr = '';
     let rssMB: number | undefined;
     let ms = 0;
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    // Decoded as a stream: a character split between two reads stays whole.
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => (stdout += chunk));
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     const sample = (): void => {
       const mb = child.pid === undefined ? undefined : highWaterMB(child.pid);

@@ -38,15 +38,33 @@ interface Running {
   reject(error: unknown): void;
 }
 
-// The worker's own file, beside this one: .js when built, .ts under a TypeScript loader (the worker
-// inherits the process's execArgv, hence the loader).
+// The worker's own file, beside this one: .js when built, .ts when run from source under a loader.
 const WORKER = new URL(import.meta.url.endsWith('.ts') ? './internal/worker.ts' : './internal/worker.js', import.meta.url);
 
 /**
- * The process's Node options for a worker: a TypeScript loader (`--import tsx`) reaches the worker
- * module, but what only a main script can take (`-e CODE`, `--input-type`) would stop the worker.
+ * What a worker runs. Under tsx, Node 20 applies the `--import tsx` a worker inherits to the main
+ * thread only (privatenumber/tsx#354, nodejs/node#47747), so the worker could load no .ts file: not
+ * sluice's own worker run from source, nor a user's .ts module. Such a worker registers tsx itself,
+ * then loads its file.
  */
-function workerExecArgv(): string[] {
+function workerEntry(): URL | string {
+  if (!process.execArgv.some((arg) => /\btsx\b/.test(arg))) return WORKER;
+  let api: string;
+  try {
+    api = import.meta.resolve('tsx/esm/api');
+  } catch {
+    return WORKER;
+  }
+  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`;
+}
+
+/**
+ * The process's Node options for a worker, or `undefined` to inherit them: what only a main script can
+ * take (`-e CODE`, `--input-type`) would stop the worker, so it is taken out; otherwise they are
+ * inherited, because V8 options given explicitly (`--max-old-space-size`, `--expose-gc`) make
+ * `new Worker` throw `ERR_WORKER_INVALID_EXEC_ARGV`, while inherited they simply apply.
+ */
+function workerExecArgv(): string[] | undefined {
   const out: string[] = [];
   const args = process.execArgv;
   for (let i = 0; i < args.length; i++) {
@@ -58,7 +76,17 @@ function workerExecArgv(): string[] {
     }
     out.push(arg);
   }
-  return out;
+  return out.length === args.length ? undefined : out;
+}
+
+/** Node's options for workers, worked out once (see workerExecArgv). */
+let execArgv = workerExecArgv();
+
+/** The options `new Worker` refused (ERR_WORKER_INVALID_EXEC_ARGV lists them after a colon). */
+function refusedExecArgv(error: unknown): Set<string> | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return undefined;
+  const message = (error as Error).message;
+  return new Set(message.slice(message.indexOf(':') + 1).split(',').map((arg) => arg.trim()));
 }
 
 /** One worker thread, the batches it has, and those it was asked to stop (with the timer that ends it if it does not). */
@@ -212,11 +240,23 @@ export class ThreadPool implements AsyncDisposable {
   }
 
   #start(): Thread {
-    const worker = new Worker(WORKER, {
-      execArgv: workerExecArgv(),
+    const entry = workerEntry();
+    const options = {
+      eval: typeof entry === 'string',
       workerData: this.#workerData,
       ...(this.#resourceLimits === undefined ? {} : { resourceLimits: this.#resourceLimits }),
-    });
+    };
+    let worker: Worker;
+    try {
+      worker = new Worker(entry, { ...options, ...(execArgv === undefined ? {} : { execArgv }) });
+    } catch (error) {
+      // Options a worker refuses when given explicitly (V8's, process-wide ones) are named in the error:
+      // they are left out from now on (they still apply to the process).
+      const refused = refusedExecArgv(error);
+      if (execArgv === undefined || refused === undefined) throw error;
+      execArgv = execArgv.filter((arg) => !refused.has(arg));
+      worker = new Worker(entry, { ...options, execArgv });
+    }
     const thread = new Thread(worker);
     this.#threads.push(thread);
     worker.on('message', (message: ToMain) => {

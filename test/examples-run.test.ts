@@ -1,7 +1,9 @@
 // Runs each program in examples/ on small data, as its npm script does (node --import tsx).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accessLogLines } from '../examples/gen-access-log.js';
 import { root } from './fixtures/cli.js';
@@ -24,7 +26,7 @@ t.test('every example has its npm script, and npm run demo runs log-stats on gen
   const names = readdirSync(join(root, 'examples'))
     .filter((f) => f.endsWith('.ts') && f !== 'gen-access-log.ts' && !f.endsWith('.worker.ts'))
     .map((f) => f.slice(0, -3));
-  t.same(names.sort(), ['bottleneck', 'csv-to-ndjson', 'fetch-all', 'log-stats', 'redis-workers', 'stdin-upper']);
+  t.same(names.sort(), ['bottleneck', 'csv-to-ndjson', 'fetch-all', 'hash-lines', 'log-stats', 'redis-workers', 'stdin-upper']);
   for (const name of names) t.match(scripts[`example:${name}`], `examples/${name}.ts`, name);
   t.match(scripts['demo'], /examples\/log-stats\.ts --generate \d+/);
 });
@@ -93,6 +95,35 @@ t.test('stdin-upper upper-cases stdin line by line', async (t) => {
   const r = example('stdin-upper', [], 'hello\nzoë\r\nlast');
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'HELLO\nZOË\nLAST\n');
+});
+
+t.test('hash-lines hashes every line on two threads, in input order, as one thread does', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-hash-lines-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Enough lines for several batches of 256 on each thread.
+  const lines = [...accessLogLines({ seed: 7, lines: 3000 })];
+  const file = join(dir, 'access.log');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const hash = (line: string, rounds = 1): string => {
+    let digest = line;
+    for (let i = 0; i < rounds; i++) digest = createHash('sha256').update(digest).digest('hex');
+    return digest;
+  };
+  const r = example('hash-lines', ['--threads', '2', file]);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, lines.map((line) => `${hash(line)} ${line}\n`).join(''));
+
+  // From stdin: CRLF and a last line without a newline are lines like the others; --rounds hashes the digest again.
+  const stretched = example('hash-lines', ['--threads', '2', '--rounds', '3'], 'a\nzoë\r\nlast');
+  t.equal(stretched.status, 0, stretched.stderr);
+  t.equal(stretched.stdout, ['a', 'zoë', 'last'].map((line) => `${hash(line, 3)} ${line}\n`).join(''));
+
+  const help = example('hash-lines', ['--help']);
+  t.equal(help.status, 0);
+  t.match(help.stdout, /^Hashes every line .*--threads N/s);
+  const bad = example('hash-lines', ['--threads', '0', file]);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, 'hash-lines: --threads must be an integer >= 1, got "0"');
 });
 
 t.test('bottleneck names the slow lookup, then runs it with parallel()', async (t) => {

@@ -9,12 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lib = join(root, 'lib');
-// .js paths, which both loaders below map to the .ts files.
-const index = join(lib, 'index.js');
-const testing = join(lib, 'testing', 'leak-check.js');
-// tsx's --import does not reach worker threads on Node 20 (privatenumber/tsx#354): an example that starts
-// threads runs under the loader tap gives this test, which does.
-const tapLoader = process.execArgv.find((arg) => arg.includes('@tapjs/typescript'));
+const index = join(lib, 'index.ts');
+const testing = join(lib, 'testing', 'leak-check.ts');
 const JOBS = 2;
 const TIMEOUT = 20_000;
 
@@ -113,15 +109,10 @@ interface Outcome {
   stderr: string;
 }
 
-function runFile(file: string, threaded: boolean): Promise<Outcome> {
+function runFile(file: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const loader = threaded && tapLoader !== undefined ? [tapLoader] : ['--import', 'tsx'];
     // cwd is the repository, so that `--import tsx` resolves from its node_modules.
-    const child = spawn(process.execPath, [...loader, file], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
-    });
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -170,7 +161,7 @@ const files = examples.map((example, i) => {
   writeFileSync(file, program(example.code));
   return file;
 });
-const outcomes = limited(files.map((file, i) => () => runFile(file, /\bthreads\b/.test(examples[i]!.code))), JOBS);
+const outcomes = limited(files.map((file) => () => runFile(file)), JOBS);
 
 t.ok(examples.length > 0, `found ${examples.length} examples`);
 examples.forEach((example, i) => {

@@ -124,7 +124,7 @@ export class Engine extends Transform {
   #running = 0;
   #ring: Lane[] = [];
   #ready = 0;
-  #queue: Lane[] = [];
+  #queue: (Lane | undefined)[] = [];
   #queueStart = 0;
   readonly #waiting = new Set<Lane>();
   /** The last push() returned false: wait for _read before producing more. */
@@ -376,7 +376,13 @@ export class Engine extends Transform {
   /** Starts waiting items while there is room. */
   #pump(): void {
     const queue = this.#queue;
-    while (this.#queueStart < queue.length && !this.#stopped && this.#canStart()) this.#run(queue[this.#queueStart++]!);
+    while (this.#queueStart < queue.length && !this.#stopped && this.#canStart()) {
+      const lane = queue[this.#queueStart]!;
+      // The array is dropped only once it empties: till then a started lane's slot would keep its item
+      // (threads(): a whole batch) alive for nothing.
+      queue[this.#queueStart++] = undefined;
+      this.#run(lane);
+    }
     if (this.#queueStart === queue.length && this.#queueStart > 0) {
       this.#queue = [];
       this.#queueStart = 0;
