@@ -2,9 +2,11 @@ import { Duplex } from 'node:stream';
 import { Composed } from './internal/compose.js';
 import { Engine, Many, type StageContext, type Step } from './internal/engine.js';
 import { bindSignal, poolOptions, stageOptions, type AdaptiveConcurrency, type StageOptions } from './internal/stage-options.js';
+import { fromWebOneByOne } from './internal/node-compat.js';
 import { isNodeStream } from './internal/streams.js';
 import type { ParallelOptions } from './parallel.js';
-import type { OnError, TypedDuplex } from './internal/types.js';
+import type { TypedReadable } from './from-iterable.js';
+import type { itemTypes, OnError, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
 /** Options for {@link chain}. */
@@ -47,7 +49,7 @@ export type ChainStage<I, O> =
 // refused here and checked as a ChainStage (an optional `write?: never` marker would fail overload
 // resolution's subtype pass, which then loses the inference of the functions after it).
 /** A Readable that is not writable. */
-type Source<R extends NodeJS.ReadableStream> = R extends NodeJS.WritableStream ? never : R;
+type Source<R extends NodeJS.ReadableStream> = R extends NodeJS.WritableStream ? never : typeof itemTypes extends keyof R ? never : R;
 /** A Writable that is not readable. */
 type Sink<W extends NodeJS.WritableStream> = W extends NodeJS.ReadableStream ? never : W;
 
@@ -133,32 +135,32 @@ function isTransformStream(value: unknown): value is TransformStream {
  */
 export function chain<A>(stages: readonly [], options?: ChainOptions): TypedDuplex<A, A>;
 export function chain<A, B, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | Source<R> | Sink<W>],
+  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, B>;
 export function chain<A, B, C, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C> | Sink<W>],
+  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, C>;
 export function chain<A, B, C, D, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D> | Sink<W>],
+  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, D>;
 export function chain<A, B, C, D, E, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E> | Sink<W>],
+  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, E>;
 export function chain<A, B, C, D, E, F, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F> | Sink<W>],
+  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, F>;
 export function chain<A, B, C, D, E, F, G, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G> | Sink<W>],
+  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G> | Sink<W>],
   options?: ChainOptions,
 ): TypedDuplex<A, G>;
 export function chain<A, B, C, D, E, F, G, H, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
   stages: readonly [
-    ChainStage<A, B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>, ChainStage<G, H> | Sink<W>,
+    ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>, ChainStage<G, H> | Sink<W>,
   ],
   options?: ChainOptions,
 ): TypedDuplex<A, H>;
@@ -197,11 +199,8 @@ export function chain(stages: readonly unknown[], options?: ChainOptions): Duple
     }
     flush();
     if (isTransformStream(stage)) {
-      const web = Duplex.fromWeb(stage, { objectMode: true });
-      // Node 20's _writev for fromWeb crashes the process (`error.filter is not a function`, an
-      // unhandled rejection) when a buffered write fails: write one item at a time instead.
-      (web as { _writev?: unknown })._writev = undefined;
-      streams.push(web);
+      // One item at a time: Node 20's fromWeb crashes the process when a buffered write fails.
+      streams.push(fromWebOneByOne(stage));
     } else if (isNodeStream(stage)) {
       const readableOnly = typeof (stage as Partial<Duplex>).write !== 'function';
       const writableOnly = typeof (stage as Partial<Duplex>).read !== 'function';

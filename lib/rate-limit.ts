@@ -1,8 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
-import { count } from './internal/stats.js';
+import { count, type Counters } from './internal/stats.js';
 import { stageOptions, bindSignal, type StageOptions } from './internal/stage-options.js';
-import type { TypedDuplex } from './internal/types.js';
+import type { itemTypes, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
 /** Options for {@link rateLimit}. */
@@ -23,6 +23,81 @@ const WHERE = 'rateLimit()';
 // Tokens are fractional; this absorbs floating-point dust so a timer that fired on time is not re-armed.
 const EPSILON = 1e-9;
 const MAX_DELAY = 2 ** 31 - 1;
+
+/**
+ * The token bucket behind {@link rateLimit}: an object-mode Transform that holds each item until a
+ * token is due. At most one item waits, and one timer runs only while it does.
+ */
+export class RateLimit<T = unknown> extends Transform implements TypedDuplex<T, T> {
+  declare readonly [itemTypes]?: { in: (value: T) => void; out: T };
+  readonly #burst: number;
+  readonly #msPerToken: number;
+  readonly #counters: Counters;
+  #tokens: number;
+  #refilledAt = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+  #waiting: { chunk: T; callback: TransformCallback } | undefined;
+
+  constructor(options: RateLimitOptions) {
+    const opts = check.options(WHERE, options);
+    const rate = check.number(WHERE, 'options.rate', opts.rate, 0, true);
+    const per = opts.per === undefined ? 1000 : check.number(WHERE, 'options.per', opts.per, 0, true);
+    const burst = opts.burst === undefined ? 1 : check.integer(WHERE, 'options.burst', opts.burst, 1);
+    const stage = stageOptions(WHERE, opts);
+    super({ objectMode: true, readableHighWaterMark: stage.readableHighWaterMark, writableHighWaterMark: stage.writableHighWaterMark });
+    this.#burst = burst;
+    this.#tokens = burst;
+    this.#msPerToken = per / rate;
+    this.#counters = count(this, stage.name ?? 'rateLimit');
+    bindSignal(this, stage.signal);
+  }
+
+  /** Passes checkpoints on in order, taking no token (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
+  override _transform(chunk: T, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // A checkpoint takes no token: everything before it has passed already.
+    if (chunk instanceof Checkpoint) {
+      callback(null, chunk);
+      return;
+    }
+    this.#counters.start();
+    this.#counters.itemsIn++;
+    this.#waiting = { chunk, callback };
+    this.#tryPass();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#waiting = undefined;
+    callback(error);
+  }
+
+  #refill(): void {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#refilledAt) / this.#msPerToken);
+    this.#refilledAt = now;
+  }
+
+  /** Either lets the waiting item through or sleeps exactly until the next token is due. */
+  #tryPass = (): void => {
+    this.#timer = undefined;
+    this.#refill();
+    if (this.#tokens < 1 - EPSILON) {
+      // Past setTimeout's maximum, Node would fire after 1 ms instead: wait the maximum and look again.
+      this.#timer = setTimeout(this.#tryPass, Math.min(Math.ceil((1 - this.#tokens) * this.#msPerToken), MAX_DELAY));
+      return;
+    }
+    this.#tokens = Math.max(0, this.#tokens - 1);
+    const item = this.#waiting;
+    this.#waiting = undefined;
+    if (item !== undefined) this.#counters.itemsOut++;
+    item?.callback(null, item.chunk);
+  };
+}
 
 /**
  * Lets items through at a steady rate, with a token bucket: the bucket holds up to `burst` tokens,
@@ -53,63 +128,5 @@ const MAX_DELAY = 2 ** 31 - 1;
  * ```
  */
 export function rateLimit<T>(options: RateLimitOptions): TypedDuplex<T, T> & Transform {
-  const opts = check.options(WHERE, options);
-  const rate = check.number(WHERE, 'options.rate', opts.rate, 0, true);
-  const per = opts.per === undefined ? 1000 : check.number(WHERE, 'options.per', opts.per, 0, true);
-  const burst = opts.burst === undefined ? 1 : check.integer(WHERE, 'options.burst', opts.burst, 1);
-  const stage = stageOptions(WHERE, opts);
-  const msPerToken = per / rate;
-
-  let tokens = burst;
-  let refilledAt = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  let waiting: { chunk: T; callback: TransformCallback } | undefined;
-
-  const refill = (): void => {
-    const now = performance.now();
-    tokens = Math.min(burst, tokens + (now - refilledAt) / msPerToken);
-    refilledAt = now;
-  };
-  // Either lets the waiting item through or sleeps exactly until the next token is due.
-  const tryPass = (): void => {
-    timer = undefined;
-    refill();
-    if (tokens < 1 - EPSILON) {
-      // Past setTimeout's maximum, Node would fire after 1 ms instead: wait the maximum and look again.
-      timer = setTimeout(tryPass, Math.min(Math.ceil((1 - tokens) * msPerToken), MAX_DELAY));
-      return;
-    }
-    tokens = Math.max(0, tokens - 1);
-    const item = waiting;
-    waiting = undefined;
-    if (item !== undefined) counters.itemsOut++;
-    item?.callback(null, item.chunk);
-  };
-
-  const stream = new Transform({
-    objectMode: true,
-    readableHighWaterMark: stage.readableHighWaterMark,
-    writableHighWaterMark: stage.writableHighWaterMark,
-    transform(chunk: T, _enc, callback) {
-      // A checkpoint takes no token: everything before it has passed already.
-      if (chunk instanceof Checkpoint) {
-        callback(null, chunk);
-        return;
-      }
-      counters.start();
-      counters.itemsIn++;
-      waiting = { chunk, callback };
-      tryPass();
-    },
-    destroy(err, callback) {
-      clearTimeout(timer);
-      timer = undefined;
-      waiting = undefined;
-      callback(err);
-    },
-  });
-  const counters = count(stream, stage.name ?? 'rateLimit');
-  bindSignal(stream, stage.signal);
-  Object.defineProperty(stream, passesCheckpoints, { value: true });
-  return stream;
+  return new RateLimit<T>(options);
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TimeoutError, WorkerError, WorkerExitError } from './errors.js';
+import { refusedExecArgv } from './internal/node-compat.js';
 import type { Batch, BatchDone, ToMain } from './internal/thread-protocol.js';
 import * as check from './internal/validate.js';
 
@@ -81,13 +82,6 @@ function workerExecArgv(): string[] | undefined {
 
 /** Node's options for workers, worked out once (see workerExecArgv). */
 let execArgv = workerExecArgv();
-
-/** The options `new Worker` refused (ERR_WORKER_INVALID_EXEC_ARGV lists them after a colon). */
-function refusedExecArgv(error: unknown): Set<string> | undefined {
-  if ((error as { code?: unknown } | null)?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return undefined;
-  const message = (error as Error).message;
-  return new Set(message.slice(message.indexOf(':') + 1).split(',').map((arg) => arg.trim()));
-}
 
 /** One worker thread, the batches it has, and those it was asked to stop (with the timer that ends it if it does not). */
 class Thread {

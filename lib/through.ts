@@ -1,8 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Checkpoint, passesCheckpoints } from './internal/checkpoint.js';
-import { count } from './internal/stats.js';
+import { count, type Counters } from './internal/stats.js';
 import { stageOptions, bindSignal, failWith, type StageOptions } from './internal/stage-options.js';
-import type { TypedDuplex } from './internal/types.js';
+import type { itemTypes, TypedDuplex } from './internal/types.js';
 import * as check from './internal/validate.js';
 
 /** Options for {@link through}. */
@@ -19,6 +19,7 @@ export type FlushFunction<O> = (this: Transform, callback: (error?: Error | null
 /** Either form of the per-item function, as {@link through} takes it. */
 type TransformFunction<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding, callback: (error?: Error | null, data?: O) => void) => void | PromiseLike<O | undefined>;
 
+const WHERE = 'through()';
 const AsyncFunction = (async () => {}).constructor;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -27,6 +28,98 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function isAsync(fn: Function): boolean {
   return fn instanceof AsyncFunction;
+}
+
+/**
+ * The Transform behind {@link through}: the user's functions installed as `_transform` and `_flush`
+ * (the latter only when given, as through2 does), counting what they take and push.
+ */
+export class Through<I = unknown, O = I> extends Transform implements TypedDuplex<I, O> {
+  declare readonly [itemTypes]?: { in: (value: I) => void; out: O };
+  readonly #counters: Counters;
+  readonly #transformItem: (this: Transform, chunk: unknown, encoding: BufferEncoding, callback: TransformCallback) => void;
+
+  constructor(transform?: TransformFunction<I, O>, flush?: FlushFunction<O>, options?: ThroughOptions) {
+    if (transform !== undefined) check.func(WHERE, 'transform', transform);
+    if (flush !== undefined) check.func(WHERE, 'flush', flush);
+    const opts = stageOptions(WHERE, check.options(WHERE, options));
+    super({ objectMode: true, readableHighWaterMark: opts.readableHighWaterMark, writableHighWaterMark: opts.writableHighWaterMark });
+    // What a function throws or rejects with, falsy values included (`callback(undefined)` would be success).
+    const fail = (error: unknown): void => failWith(this, error);
+    this.#transformItem = transformItem(transform, fail);
+    if (flush !== undefined) this._flush = flushFunction(flush, fail);
+    this.#counters = count(this, opts.name ?? (transform?.name || 'through'));
+    bindSignal(this, opts.signal);
+  }
+
+  /** Passes checkpoints on by the user's function (see checkpoint.ts). */
+  get [passesCheckpoints](): boolean {
+    return true;
+  }
+
+  // Checkpoints pass by the user's function: everything before one has been transformed when it comes.
+  override _transform(chunk: unknown, encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk instanceof Checkpoint) {
+      callback(null, chunk);
+      return;
+    }
+    this.#counters.start();
+    this.#counters.itemsIn++;
+    this.#transformItem.call(this, chunk, encoding, callback);
+  }
+
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk !== null && chunk !== undefined && !(chunk instanceof Checkpoint)) this.#counters.itemsOut++;
+    return super.push(chunk, encoding);
+  }
+}
+
+/** `_transform` for the user's function: items unchanged without one. */
+function transformItem<I, O>(transform: TransformFunction<I, O> | undefined, fail: (error: unknown) => void): (this: Transform, chunk: unknown, encoding: BufferEncoding, callback: TransformCallback) => void {
+  if (transform === undefined) return (chunk, _enc, callback) => callback(null, chunk);
+  if (isAsync(transform)) {
+    const fn = transform as AsyncTransform<I, O>;
+    return function (this: Transform, chunk, enc, callback) {
+      fn.call(this, chunk as I, enc).then((out) => callback(null, out), fail);
+    };
+  }
+  const fn = transform as ClassicTransform<I, O>;
+  // A synchronous throw would otherwise escape from write() instead of destroying the stream.
+  return function (this: Transform, chunk, enc, callback) {
+    let result: unknown;
+    try {
+      result = fn.call(this, chunk as I, enc, callback);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    // A plain function returning a promise (`(n) => fetch(n).then(…)`) is an async transform too:
+    // without a callback parameter it could never call back.
+    if (fn.length < 3 && isThenable(result)) result.then((out) => callback(null, out), fail);
+  };
+}
+
+/** `_flush` for the user's flush function, classic or async. */
+function flushFunction<O>(flush: FlushFunction<O>, fail: (error: unknown) => void): (this: Transform, callback: TransformCallback) => void {
+  if (isAsync(flush)) {
+    const fn = flush as (this: Transform) => Promise<O | undefined>;
+    return function (this: Transform, callback) {
+      fn.call(this).then((out) => callback(null, out), fail);
+    };
+  }
+  const fn = flush as (this: Transform, callback: TransformCallback) => unknown;
+  return function (this: Transform, callback) {
+    let result: unknown;
+    // Node catches a throw here too, but reads a falsy one as success.
+    try {
+      result = fn.call(this, callback);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    // As for `transform`: a plain function taking no callback and returning a promise is an async flush.
+    if (fn.length === 0 && isThenable(result)) result.then((out) => callback(null, out), fail);
+  };
 }
 
 /**
@@ -70,79 +163,5 @@ export function through<I, O = I>(
   flush?: FlushFunction<O>,
   options?: ThroughOptions,
 ): TypedDuplex<I, O> & Transform {
-  if (transform !== undefined) check.func('through()', 'transform', transform);
-  if (flush !== undefined) check.func('through()', 'flush', flush);
-  const opts = stageOptions('through()', check.options('through()', options));
-  const stream = new Transform({
-    objectMode: true,
-    readableHighWaterMark: opts.readableHighWaterMark,
-    writableHighWaterMark: opts.writableHighWaterMark,
-  });
-  // What a function throws or rejects with, falsy values included (`callback(undefined)` would be success).
-  const fail = (error: unknown): void => failWith(stream, error);
-  if (transform === undefined) {
-    stream._transform = (chunk: unknown, _enc: BufferEncoding, callback: TransformCallback) => callback(null, chunk);
-  } else if (isAsync(transform)) {
-    const fn = transform as AsyncTransform<I, O>;
-    stream._transform = function (this: Transform, chunk: I, enc: BufferEncoding, callback: TransformCallback) {
-      fn.call(this, chunk, enc).then((out) => callback(null, out), fail);
-    };
-  } else {
-    const fn = transform as ClassicTransform<I, O>;
-    // A synchronous throw would otherwise escape from write() instead of destroying the stream.
-    stream._transform = function (this: Transform, chunk: I, enc: BufferEncoding, callback: TransformCallback) {
-      let result: unknown;
-      try {
-        result = fn.call(this, chunk, enc, callback);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      // A plain function returning a promise (`(n) => fetch(n).then(…)`) is an async transform too:
-      // without a callback parameter it could never call back.
-      if (fn.length < 3 && isThenable(result)) result.then((out) => callback(null, out), fail);
-    };
-  }
-  // Checkpoints pass by the user's function: everything before one has been transformed when it comes.
-  const counters = count(stream, opts.name ?? (transform?.name || 'through'));
-  const transformItem = stream._transform;
-  stream._transform = function (this: Transform, chunk: unknown, enc: BufferEncoding, callback: TransformCallback) {
-    if (chunk instanceof Checkpoint) {
-      callback(null, chunk);
-      return;
-    }
-    counters.start();
-    counters.itemsIn++;
-    transformItem.call(this, chunk, enc, callback);
-  };
-  const push = stream.push.bind(stream);
-  stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-    if (chunk !== null && chunk !== undefined && !(chunk instanceof Checkpoint)) counters.itemsOut++;
-    return push(chunk, encoding);
-  };
-  Object.defineProperty(stream, passesCheckpoints, { value: true });
-  if (flush !== undefined) {
-    if (isAsync(flush)) {
-      const fn = flush as (this: Transform) => Promise<O | undefined>;
-      stream._flush = function (this: Transform, callback: TransformCallback) {
-        fn.call(this).then((out) => callback(null, out), fail);
-      };
-    } else {
-      const fn = flush as (this: Transform, callback: TransformCallback) => unknown;
-      stream._flush = function (this: Transform, callback: TransformCallback) {
-        let result: unknown;
-        // Node catches a throw here too, but reads a falsy one as success.
-        try {
-          result = fn.call(this, callback);
-        } catch (err) {
-          fail(err);
-          return;
-        }
-        // As for `transform`: a plain function taking no callback and returning a promise is an async flush.
-        if (fn.length === 0 && isThenable(result)) result.then((out) => callback(null, out), fail);
-      };
-    }
-  }
-  bindSignal(stream, opts.signal);
-  return stream;
+  return new Through<I, O>(transform, flush, options);
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { batch } from '../lib/batch.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
+import { stageContract } from './fixtures/contract.js';
 
 async function collect<T>(source: Iterable<T> | AsyncIterable<T>, stage: ReturnType<typeof batch<T>>): Promise<T[][]> {
   const out: T[][] = [];
@@ -157,3 +158,5 @@ t.test('batch() refuses a maxWait of 2^31 ms or more, which setTimeout would fir
   t.throws(() => batch(3, { maxWait: 2 ** 40 }), RangeError);
   batch(3, { maxWait: 2 ** 31 - 1 }).destroy();
 });
+
+stageContract('batch()', (options) => batch<number>(2, options), { userFunction: false, expected: [[0, 1], [2]] });

@@ -6,6 +6,7 @@ import { buffer, BufferOverflowError, map, pipeline, SluiceError, toArray, type 
 import { Checkpoint, isCheckpoint, passesCheckpoints } from '../lib/internal/checkpoint.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { deferred, endless, rejection, sourceState } from './fixtures/helpers.js';
+import { stageContract } from './fixtures/contract.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -317,4 +318,12 @@ t.test('buffer() refuses bad and unknown options, naming them', async (t) => {
   t.throws(() => buffer(1, { highWaterMark: 4 } as never), { name: 'TypeError', message: /^buffer\(\): options\.highWaterMark is not an option; the options are overflow, onDrop, signal, name$/ });
   t.throws(() => buffer(1, { name: 1 as never }), { name: 'TypeError', message: 'buffer(): options.name must be a string, got 1 (number)' });
   t.throws(() => buffer(1, null as never), { name: 'TypeError', message: 'buffer(): options must be an object, got null' });
+});
+
+// Its readable side holds nothing (every item held can still be dropped) and size bounds the rest.
+stageContract('buffer()', (options) => buffer<number>(4, options), {
+  highWaterMark: 'none',
+  defaults: { readable: 0, writable: 2 },
+  userFunction: false,
+  expected: [0, 1, 2],
 });

@@ -6,6 +6,7 @@ import { distribute, map, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { Lead, rejection } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
+import { stageContract } from './fixtures/contract.js';
 
 const byValue = (a: number, b: number): number => a - b;
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -234,3 +235,8 @@ t.test('distribute() refuses bad options, naming them', async (t) => {
   t.throws(() => distribute(2, factory, [] as never), { name: 'TypeError', message: 'distribute(): options must be an object, got Array (object)' });
   t.ok(built.every((w) => w.destroyed), 'no worker left open');
 });
+
+stageContract('distribute()', (options, hooks) => distribute(2, () => map((n: number) => {
+  hooks.visit(n);
+  return n;
+}), options), { expected: [0, 1, 2], unordered: true });

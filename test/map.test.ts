@@ -7,7 +7,8 @@ import { pipeline } from '../lib/pipeline.js';
 import { toArray } from '../lib/to-array.js';
 import type { StageContext } from '../lib/internal/engine.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { counted, deferred, drain, endless, producer, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
+import { stageContract } from './fixtures/contract.js';
+import { counted, deferred, producer, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
 
 t.test('map() calls a sync function on each item', async (t) => {
   t.same(await toArray([1, 2, 3], map((n: number) => n * 2)), [2, 4, 6]);
@@ -84,16 +85,6 @@ t.test('map() pauses a generator yielding 1e6 items while nobody reads', async (
   t.equal(state.finished, true, "the generator's finally ran on destroy");
 });
 
-t.test('map() destroys the stage with the very error a sync function throws', async (t) => {
-  const boom = new Error('boom');
-  const stage = map((n: number) => {
-    if (n === 2) throw boom;
-    return n;
-  });
-  t.equal(await rejection(toArray([1, 2, 3], stage)), boom);
-  t.equal(stage.destroyed, true);
-});
-
 t.test('map() destroys the stage with the very error an async function rejects with', async (t) => {
   const boom = new Error('boom');
   t.equal(await rejection(toArray([1, 2, 3], map(async (n: number) => {
@@ -162,13 +153,6 @@ t.test('map() honours readableHighWaterMark and writableHighWaterMark', async (t
   stage.destroy();
 });
 
-t.test('map() honours highWaterMark on both sides', async (t) => {
-  const stage = map((n: number) => n, { highWaterMark: 2 });
-  t.equal(stage.readableHighWaterMark, 2);
-  t.equal(stage.writableHighWaterMark, 2);
-  stage.destroy();
-});
-
 t.test('map() defaults to a highWaterMark of 16 items on both sides', async (t) => {
   const stage = map((n: number) => n);
   t.equal(stage.readableHighWaterMark, 16);
@@ -176,28 +160,6 @@ t.test('map() defaults to a highWaterMark of 16 items on both sides', async (t) 
   t.equal(stage.readableObjectMode, true);
   t.equal(stage.writableObjectMode, true);
   stage.destroy();
-});
-
-t.test('map() is destroyed with signal.reason when options.signal aborts', async (t) => {
-  const controller = new AbortController();
-  const check = leakCheck({ signals: [controller.signal] });
-  const reason = new Error('stop');
-  const stage = check.track(map((n: number) => n, { signal: controller.signal }));
-  const run = pipeline(endless(), stage, drain);
-  setTimeout(() => controller.abort(reason), 5);
-  t.equal(await rejection(run), reason);
-  await check.verify();
-});
-
-t.test('map() is destroyed at once when options.signal is already aborted', async (t) => {
-  const reason = new Error('already');
-  let calls = 0;
-  const stage = map((n: number) => {
-    calls++;
-    return n;
-  }, { signal: AbortSignal.abort(reason) });
-  t.equal(await rejection(pipeline([1, 2], stage, drain)), reason);
-  t.equal(calls, 0);
 });
 
 t.test('map() closes a running generator when the pipeline fails downstream', async (t) => {
@@ -243,3 +205,8 @@ t.test('map() refuses a signal that is not an AbortSignal', async (t) => {
   t.ok(err instanceof TypeError);
   t.match((err as Error).message, /^map\(\): options.signal must be an AbortSignal, got Object \(object\)$/);
 });
+
+stageContract('map()', (options, hooks) => map((n: number) => {
+  hooks.visit(n);
+  return n * 2;
+}, options), { expected: [0, 2, 4] });

@@ -7,6 +7,7 @@ import { merge, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { Lead, rejection } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
+import { stageContract } from './fixtures/contract.js';
 
 /** Resolves once `done()` holds, polling for up to a second (generators finish a tick or a timer later). */
 async function eventually(done: () => boolean, what: string): Promise<void> {
@@ -315,4 +316,11 @@ t.test('merge() refuses bad options, naming them', async (t) => {
     message: 'merge(): options.highWaterMark must be an integer >= 0, got -1 (number)',
   });
   t.throws(() => merge([], 5 as never), { name: 'TypeError', message: 'merge(): options must be an object, got 5 (number)' });
+});
+
+stageContract('merge()', (options, hooks) => merge([hooks.source], options), {
+  kind: 'source',
+  highWaterMark: 'highWaterMark',
+  userFunction: false,
+  expected: [0, 1, 2],
 });

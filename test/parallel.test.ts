@@ -7,6 +7,7 @@ import { pipeline } from '../lib/pipeline.js';
 import { toArray } from '../lib/to-array.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { counted, deferred, drain, endless, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
+import { stageContract } from './fixtures/contract.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
@@ -145,13 +146,6 @@ t.test('parallel() keeps items in flight bounded between a fast producer and a s
   await pipeline(counted(1000, state), parallel(async (n: number) => n, { concurrency: 8 }), sink);
   t.equal(sink.items.length, 1000);
   t.ok(maxInFlight <= 60, `at most ${maxInFlight} items in flight`);
-});
-
-t.test('parallel() honours readableHighWaterMark and writableHighWaterMark', async (t) => {
-  const p = parallel(async (n: number) => n, { readableHighWaterMark: 2, writableHighWaterMark: 5 });
-  t.equal(p.readableHighWaterMark, 2);
-  t.equal(p.writableHighWaterMark, 5);
-  p.destroy();
 });
 
 t.test('parallel() fails an item with a TimeoutError and aborts its signal when the timeout runs out', async (t) => {
@@ -341,14 +335,6 @@ t.test('parallel() fails fast: the first error aborts every in-flight call and c
   await check.verify();
 });
 
-t.test('parallel() fails fast with the very error a sync function throws', async (t) => {
-  const boom = new Error('boom');
-  t.equal(await rejection(toArray([1, 2], parallel((n: number) => {
-    if (n === 2) throw boom;
-    return n;
-  }))), boom);
-});
-
 t.test('parallel() aborts every in-flight call when the pipeline fails downstream', async (t) => {
   const check = leakCheck();
   const boom = new Error('downstream');
@@ -448,3 +434,8 @@ t.test('parallel() refuses a fn that is not a function', async (t) => {
   t.ok(err instanceof TypeError);
   t.match((err as Error).message, /^parallel\(\): fn must be a function, got undefined \(undefined\)$/);
 });
+
+stageContract('parallel()', (options, hooks) => parallel(async (n: number) => {
+  hooks.visit(n);
+  return n;
+}, options), { expected: [0, 1, 2] });

@@ -8,6 +8,7 @@ import { Checkpoint, isCheckpoint, passesCheckpoints } from '../lib/internal/che
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { deferred, drain, endless, Lead, rejection } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
+import { stageContract } from './fixtures/contract.js';
 
 interface Item {
   key: number;
@@ -389,3 +390,8 @@ t.test('partition() refuses bad arguments and options, naming them', async (t) =
   t.throws(() => partition(() => 0, factory, { highWaterMark: -1 }), { name: 'RangeError', message: 'partition(): options.highWaterMark must be an integer >= 0, got -1 (number)' });
   t.throws(() => partition(() => 0, factory, { maxkeys: 2 } as never), { name: 'TypeError', message: 'partition(): options.maxkeys is not an option (did you mean "maxKeys"?)' });
 });
+
+stageContract('partition()', (options, hooks) => partition((n: number) => {
+  hooks.visit(n);
+  return n % 2;
+}, () => map((n: number) => n), options), { expected: [0, 1, 2], unordered: true });

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rateLimit } from '../lib/rate-limit.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
+import { stageContract } from './fixtures/contract.js';
 
 /** Runs `items` through `stage` and records when each one reached the sink. */
 async function timed<T>(source: Iterable<T> | AsyncIterable<T>, stage: ReturnType<typeof rateLimit<T>>): Promise<{ items: T[]; times: number[] }> {
@@ -158,3 +159,5 @@ t.test('rateLimit() validates its options', async (t) => {
   t.throws(() => rateLimit({ rate: 1, highWaterMark: -1 }), RangeError);
   t.throws(() => rateLimit({ rate: 1, signal: 'x' as never }), TypeError);
 });
+
+stageContract('rateLimit()', (options) => rateLimit<number>({ ...options, rate: 1e6 }), { userFunction: false, expected: [0, 1, 2] });

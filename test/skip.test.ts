@@ -1,11 +1,10 @@
 import t from 'tap';
 import { chain } from '../lib/chain.js';
-import { pipeline } from '../lib/pipeline.js';
 import { skip } from '../lib/skip.js';
 import { take } from '../lib/take.js';
 import { toArray } from '../lib/to-array.js';
-import { leakCheck } from '../lib/testing/leak-check.js';
-import { drain, endless, rejection, sourceState, thrown, turns } from './fixtures/helpers.js';
+import { endless, sourceState, thrown, turns } from './fixtures/helpers.js';
+import { stageContract } from './fixtures/contract.js';
 
 t.test('skip() drops the first n items and passes on the rest', async (t) => {
   t.same(await toArray([1, 2, 3, 4], skip(2)), [3, 4]);
@@ -42,23 +41,6 @@ t.test('skip() counts separately in each stage', async (t) => {
   t.same(await toArray([1, 2, 3], skip(1), skip(1)), [3]);
 });
 
-t.test('skip() is destroyed with signal.reason when options.signal aborts', async (t) => {
-  const controller = new AbortController();
-  const check = leakCheck({ signals: [controller.signal] });
-  const stage = check.track(skip(1, { signal: controller.signal }));
-  const run = pipeline(endless(), stage, drain);
-  setTimeout(() => controller.abort('stop'), 5);
-  t.equal(await rejection(run), 'stop');
-  await check.verify();
-});
-
-t.test('skip() honours highWaterMark on both sides', async (t) => {
-  const stage = skip(1, { readableHighWaterMark: 2, writableHighWaterMark: 3 });
-  t.equal(stage.readableHighWaterMark, 2);
-  t.equal(stage.writableHighWaterMark, 3);
-  stage.destroy();
-});
-
 t.test('skip() refuses an n that is not an integer >= 0', async (t) => {
   const negative = thrown(() => skip(-3));
   t.ok(negative instanceof RangeError);
@@ -70,3 +52,5 @@ t.test('skip() refuses an n that is not an integer >= 0', async (t) => {
   t.ok(nothing instanceof TypeError);
   t.match((nothing as Error).message, /^skip\(\): n must be an integer >= 0, got undefined \(undefined\)$/);
 });
+
+stageContract('skip()', (options) => skip<number>(1, options), { userFunction: false, expected: [1, 2] });

@@ -10,6 +10,8 @@ import { split, Split, type SplitOptions } from '../lib/split.js';
 import { chain } from '../lib/chain.js';
 import { toArray } from '../lib/to-array.js';
 import { AsciiScanner, completeEnd, firstInvalid } from '../lib/internal/utf8.js';
+import { leakCheck } from '../lib/testing/leak-check.js';
+import { stageContract } from './fixtures/contract.js';
 
 type Chunk = string | Uint8Array;
 
@@ -433,7 +435,8 @@ t.test('split() validates its options when created', async (t) => {
 
 t.test('split() is destroyed with the signal reason, unchanged, on abort', async (t) => {
   const controller = new AbortController();
-  const stream = split({ signal: controller.signal });
+  const check = leakCheck({ signals: [controller.signal] });
+  const stream = check.track(split({ signal: controller.signal }));
   const reason = { why: 'stop' };
   const errored = once(stream, 'error');
   const closed = new Promise((resolve) => stream.once('close', resolve));
@@ -442,14 +445,16 @@ t.test('split() is destroyed with the signal reason, unchanged, on abort', async
   t.equal((await errored)[0], reason);
   await closed;
 
-  const early = split({ signal: AbortSignal.abort(reason) });
+  const early = check.track(split({ signal: AbortSignal.abort(reason) }));
   t.equal(early.destroyed, true, 'an aborted signal destroys it at once');
   t.equal((await once(early, 'error'))[0], reason);
+  await check.verify();
 });
 
 t.test('split() drops the work it has pending when destroyed, leaving nothing scheduled', async (t) => {
+  const check = leakCheck();
   const before = process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
-  const stream = split();
+  const stream = check.track(split());
   const seen: string[] = [];
   stream.on('data', (line: string) => seen.push(line));
   const closed = new Promise((resolve) => stream.once('close', resolve));
@@ -459,6 +464,7 @@ t.test('split() drops the work it has pending when destroyed, leaving nothing sc
   await closed;
   await tick();
   t.same(seen, []);
+  await check.verify();
 });
 
 t.test('split() holds its writer back while its reader is full', async (t) => {
@@ -625,3 +631,9 @@ t.test('split() refuses a misspelled option, naming it and the option meant', as
   t.throws(() => split({ maxlength: 3 } as never), new TypeError('split(): options.maxlength is not an option (did you mean "maxLength"?)'));
   t.throws(() => split({ zzz: 1 } as never), /options\.zzz is not an option; the options are highWaterMark, /);
 });
+
+// A function fused into a split() fails with a LineError naming the line, the error as its cause.
+stageContract('split()', (options, hooks) => split({ ...options, map: (line) => {
+  hooks.visit(line);
+  return line;
+} }), { item: (i) => `${i}\n`, unwrap: (error) => (error as LineError).cause, expected: ['0', '1', '2'] });

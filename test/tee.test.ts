@@ -7,6 +7,7 @@ import { map, pipeline, SluiceError, tee, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { Lead, rejection } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
+import { stageContract } from './fixtures/contract.js';
 
 interface SinkOptions {
   /** Milliseconds before the i-th write is accepted (0: at once, synchronously). */
@@ -343,4 +344,9 @@ t.test('tee() refuses bad options, naming them', async (t) => {
     name: 'RangeError',
     message: 'tee(): options.highWaterMark must be an integer >= 0, got 1.5 (number)',
   });
+});
+
+stageContract('tee()', (options) => tee([new Writable({ objectMode: true, write: (_item, _encoding, callback) => callback() })], options), {
+  kind: 'sink',
+  userFunction: false,
 });

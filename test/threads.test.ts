@@ -14,6 +14,7 @@ import { Checkpoint, isCheckpoint } from '../lib/internal/checkpoint.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { counted, rejection, slowSink, sourceState } from './fixtures/helpers.js';
 import { ensureBuilt } from './fixtures/cli.js';
+import { stageContract } from './fixtures/contract.js';
 
 // Starting threads costs tens of ms each, more on a loaded machine.
 t.setTimeout(240_000);
@@ -216,4 +217,11 @@ t.test('threads() output that cannot be cloned fails the item with a clear error
 
 t.test('threads() in a chain, after functions of the main thread', async (t) => {
   t.same(await toArray(range(5), chain([(n: number) => n + 1, threads<number, number>(basic, { threads: 1 })])), [2, 4, 6, 8, 10]);
+});
+
+// The function runs in another thread, so errors from it are not the same object: upstream's are.
+stageContract('threads()', (options) => threads<number, number>(basic, { ...options, threads: 1 }), {
+  userFunction: false,
+  expected: [0, 2, 4],
+  leakCheck: { timeout: 10_000 },
 });

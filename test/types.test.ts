@@ -7,14 +7,16 @@ import { Readable, Writable, type Duplex } from 'node:stream';
 import { chain, many } from '../lib/chain.js';
 import { filter } from '../lib/filter.js';
 import { flatMap } from '../lib/flat-map.js';
+import { fromIterable, type TypedReadable } from '../lib/from-iterable.js';
 import { map } from '../lib/map.js';
 import { parallel, type Parallel } from '../lib/parallel.js';
+import { rateLimit, type RateLimit } from '../lib/rate-limit.js';
 import { skip } from '../lib/skip.js';
 import { split, type SplitChunk } from '../lib/split.js';
 import { take } from '../lib/take.js';
-import { through } from '../lib/through.js';
+import { through, type Through } from '../lib/through.js';
 import { toArray } from '../lib/to-array.js';
-import type { TypedDuplex } from '../lib/internal/types.js';
+import type { itemTypes, TypedDuplex } from '../lib/internal/types.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(_: T): void {}
@@ -173,6 +175,35 @@ function typeLevelOnly(): void {
     this.push('');
     return `${n}`;
   });
+
+  // rateLimit() and through() are one-line factories in front of their classes, which record the item types too.
+  const limited = rateLimit<Date>({ rate: 1 });
+  expectType<Equal<Items<typeof limited>, [Date, Date]>>(true);
+  expectType<Equal<Items<RateLimit<Date>>, [Date, Date]>>(true);
+  expectType<Equal<Items<Through<number, string>>, [number, string]>>(true);
+  expectType<Equal<Items<Through<string>>, [string, string]>>(true);
+
+  // fromIterable() gives a Readable that records its item type: `toArray()` gives them, and it still
+  // fits wherever a Readable does.
+  const numbers = fromIterable([1, 2]);
+  expectType<Equal<typeof numbers, TypedReadable<number>>>(true);
+  expectType<Equal<NonNullable<(typeof numbers)[typeof itemTypes]>['out'], number>>(true);
+  const fromGenerator = fromIterable((async function* () {
+    yield 'a';
+  })());
+  expectType<Equal<NonNullable<(typeof fromGenerator)[typeof itemTypes]>['out'], string>>(true);
+  async function readBack(): Promise<void> {
+    const all = await fromIterable(new Set([1n])).toArray();
+    expectType<Equal<typeof all, bigint[]>>(true);
+  }
+  void readBack;
+  // A chain opened by fromIterable() types the function after it by its items.
+  const fromNumbers = chain([fromIterable([1, 2]), (n) => `${n + 1}`]);
+  expectType<Equal<typeof fromNumbers, TypedDuplex<unknown, string>>>(true);
+  // @ts-expect-error the items are numbers, not strings
+  chain([fromIterable([1]), (text: string) => text]);
+  const asStream: NodeJS.ReadableStream = fromIterable(['a']);
+  void asStream;
 
   // toArray() gives the item type of the last stage.
   async function collected(): Promise<void> {

@@ -6,6 +6,7 @@ import { TimeoutError } from '../errors.js';
 import { passesCheckpoints, passesOn } from './checkpoint.js';
 import { counted, findBottleneck, partsOf, type StatsReport } from './stats.js';
 import { bindSignal, failWith, Thrown, thrownValue, type ResolvedStageOptions } from './stage-options.js';
+import { isNodeAbort, isTeardownNoise } from './node-compat.js';
 import { isThenable } from './steps.js';
 import { canEndEarly, closed, endsEarly, isNodeStream } from './streams.js';
 
@@ -89,12 +90,6 @@ function guard(stage: unknown, index: number, record: (error: unknown) => void):
   };
 }
 
-function isTeardownNoise(err: unknown, aborted: boolean): boolean {
-  const e = err as { code?: unknown; name?: unknown } | null;
-  if (e === null || typeof e !== 'object') return false;
-  return e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.code === 'ERR_STREAM_DESTROYED' || (aborted && e.name === 'AbortError');
-}
-
 /** pipeline()'s stats reports: the callback and how often. */
 export interface StatsOptions {
   onStats: (report: StatsReport) => void;
@@ -136,7 +131,7 @@ export async function connect(stages: unknown[], signal: AbortSignal | undefined
   // A stream whose reader stopped (a sink that breaks out of its loop or throws) is destroyed by Node
   // with a bare AbortError: not the answer. The reader's own error, if any, is what its segment rejects with.
   const onError = (error: unknown): void => {
-    if ((error as { name?: unknown } | null)?.name !== 'AbortError') record(error);
+    if (!isNodeAbort(error)) record(error);
   };
   for (const stream of streams) stream.on('error', onError);
   if (signal?.aborted) onAbort();

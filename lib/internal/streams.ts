@@ -1,4 +1,5 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { closeSettled } from './node-compat.js';
 
 /** Anything with Node's stream interface, including streams from `readable-stream`. */
 export type AnyStream = NodeJS.ReadableStream | NodeJS.WritableStream | Duplex;
@@ -27,20 +28,13 @@ export function canEndEarly(value: unknown): value is EarlyEnder & Duplex {
   return isNodeStream(value) && typeof (value as Partial<EarlyEnder>)[endsEarly] === 'function';
 }
 
-interface StreamState {
-  closeEmitted?: boolean;
-  emitClose?: boolean;
-}
-
 /**
  * Whether a destroyed stream has emitted 'close' (or never will): it emits nothing more.
  * `stream.closed` is no use here: Node sets it in destroy(), a tick before 'close' and 'error' are emitted.
  */
 export function hasClosed(stream: Readable | Writable): boolean {
   if (!stream.destroyed) return false;
-  const internal = stream as unknown as { _readableState?: StreamState; _writableState?: StreamState };
-  const state = internal._readableState ?? internal._writableState;
-  return state === undefined || state.closeEmitted === true || state.emitClose === false;
+  return closeSettled(stream);
 }
 
 /** Resolves once a destroyed stream has emitted 'close' (undefined if it has, or is not destroyed). */

@@ -9,6 +9,7 @@ import { getEventListeners } from 'node:events';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { SluiceError } from '../errors.js';
+import { timerSpent } from '../internal/node-compat.js';
 import * as check from '../internal/validate.js';
 
 /** A stream `leakCheck()` can watch. */
@@ -107,7 +108,7 @@ const SWEEP_MIN = 1024;
 interface WatchedSignal { signal: AbortSignal; label: string; listeners: readonly unknown[] }
 interface WatchedStream { stream: TrackedStream; label: string }
 /** What the timers, immediates, handles and workers named in NAMES have in common. */
-interface Resource { hasRef(): unknown; readonly _destroyed?: boolean }
+interface Resource { hasRef(): unknown }
 
 /**
  * Takes a snapshot of the process and returns a check whose `verify()` rejects if anything new since
@@ -311,7 +312,7 @@ function watchCreated(): { alive(): Map<string, number>; stop(): void } {
       if (created.size < sweepAt) return;
       // A fired or cleared timer keeps nothing alive until refresh() announces it again; a handle
       // that is unref()ed now might be ref()ed again unannounced, so it stays.
-      for (const r of created.keys()) if (r._destroyed === true) created.delete(r);
+      for (const r of created.keys()) if (timerSpent(r)) created.delete(r);
       sweepAt = Math.max(SWEEP_MIN, 2 * created.size);
     },
   }).enable();
@@ -319,7 +320,7 @@ function watchCreated(): { alive(): Map<string, number>; stop(): void } {
     alive() {
       const counts = new Map<string, number>();
       for (const [r, name] of created) {
-        if (r._destroyed !== true && r.hasRef() === true) counts.set(name, (counts.get(name) ?? 0) + 1);
+        if (!timerSpent(r) && r.hasRef() === true) counts.set(name, (counts.get(name) ?? 0) + 1);
       }
       return counts;
     },
