@@ -5,7 +5,7 @@ import { Checkpoint, passesCheckpoints } from './checkpoint.js';
 import { Limiter, type LimiterSettings } from './limiter.js';
 import { Runner } from './runner.js';
 import * as check from './validate.js';
-import { Counters, statsOf, type StageStats } from './stats.js';
+import { Counters, SAMPLE, statsOf, type StageStats } from './stats.js';
 import { bindSignal, destroyReason, failWith, type ResolvedStageOptions } from './stage-options.js';
 import type { Step } from './steps.js';
 
@@ -137,6 +137,10 @@ export class Engine extends Transform {
   /** Destroyed: nothing more starts, iterations end. */
   #stopped = false;
   readonly #counters: Counters;
+  /** Items written until the next one is timed. */
+  #untimed = SAMPLE;
+  /** An item (or chunk) is being timed: its pushes are timed too, to be taken off. */
+  #timing = false;
   #limiter: Limiter | undefined;
   /** Retries counted when the limiter last looked: a retry in a window is a failure to it. */
   #retriesSeen = 0;
@@ -240,14 +244,14 @@ export class Engine extends Transform {
     this.#runner ??= this.#makeRunner();
     const head = this.#head;
     if (head === undefined) {
-      const timed = this.#counters.timed();
-      if (this.#pool) this.#offer(this.#lane(chunk, undefined, 0));
+      // One item in SAMPLE is timed (stats.ts), out of line: the countdown is all the others cost.
+      if (--this.#untimed === 0) this.#timedItem(chunk);
+      else if (this.#pool) this.#offer(this.#lane(chunk, undefined, 0));
       else {
         const lane = this.#direct;
         lane.input = chunk;
         this.#run(lane);
       }
-      if (timed) this.#counters.done();
       this.#written(callback);
     } else if (head.defer(chunk)) {
       // A big chunk is split on the next turn of the event loop, once its source has started to read
@@ -296,6 +300,20 @@ export class Engine extends Transform {
     callback(error);
   }
 
+  #timedItem(chunk: unknown): void {
+    this.#untimed = SAMPLE;
+    this.#counters.begin(SAMPLE);
+    this.#timing = true;
+    if (this.#pool) this.#offer(this.#lane(chunk, undefined, 0));
+    else {
+      const lane = this.#direct;
+      lane.input = chunk;
+      this.#run(lane);
+    }
+    this.#timing = false;
+    this.#counters.done();
+  }
+
   #makeRunner(): Runner<Lane> {
     this.#counters.start();
     return new Runner<Lane>(this.#steps, this.#controller.signal, this.#head?.located === true, {
@@ -336,13 +354,17 @@ export class Engine extends Transform {
   #split(head: Head, chunk: unknown, callback: Callback): void {
     // A chunk holds many items: one in 4 is timed whole, its pushes' time taken off.
     const timed = this.#counters.timed(4);
+    this.#timing = timed;
     try {
       head.write(chunk);
     } catch (error) {
       callback(error as Error);
       return;
     } finally {
-      if (timed) this.#counters.done();
+      if (timed) {
+        this.#timing = false;
+        this.#counters.done();
+      }
     }
     this.#written(callback);
   }
@@ -391,33 +413,50 @@ export class Engine extends Transform {
 
   /** Runs the item on `lane`; a lane that goes async, or (pool) holds outputs, is kept in the ring. */
   #run(lane: Lane): void {
-    let pending: Pending;
     if (lane.input instanceof Checkpoint) {
-      // One at a time, everything before it is done; in a pool, the ring keeps it behind the rest.
-      lane.marker = true;
-      this.#emit(lane.input, lane);
-    } else {
-      this.#counters.itemsIn++;
-      // The direct lane is reused from item to item.
-      lane.outs = 0;
-      lane.dropped = false;
-      lane.marker = false;
-      lane.failed = false;
-      if (this.#limiter !== undefined) lane.began = performance.now();
-      try {
-        pending = this.#runner!.run(lane.input, lane);
-      } catch (error) {
-        this.#failed(lane, error);
-      }
-    }
-    if (pending === undefined) {
-      if (lane.outs === 0 && !lane.marker && !lane.dropped) this.#counters.filtered++;
-      if (lane.held === undefined) return;
-      lane.done = true;
-      this.#ring.push(lane);
-      this.#settle(lane);
+      this.#mark(lane);
       return;
     }
+    this.#counters.itemsIn++;
+    // The direct lane is reused from item to item.
+    // The direct lane is reused: `dropped` is cleared where it is read, `marker` in #mark, and `failed`
+    // matters only to the limiter, whose lanes are fresh.
+    lane.outs = 0;
+    if (this.#limiter !== undefined) lane.began = performance.now();
+    let pending: Pending;
+    try {
+      pending = this.#runner!.run(lane.input, lane);
+    } catch (error) {
+      this.#failed(lane, error);
+    }
+    // The rest is out of line: V8 inlines the runner's generated function and its step rules here only
+    // while this method stays small (its inlining budget is per function).
+    if (pending !== undefined) {
+      this.#began(lane, pending);
+      return;
+    }
+    if (lane.dropped) lane.dropped = false;
+    else if (lane.outs === 0) this.#counters.filtered++;
+    if (lane.held !== undefined) this.#held(lane);
+  }
+
+  /** A checkpoint: one at a time, everything before it is done; in a pool, the ring keeps it behind the rest. */
+  #mark(lane: Lane): void {
+    lane.marker = true;
+    this.#emit(lane.input, lane);
+    if (lane.held !== undefined) this.#held(lane);
+    else lane.marker = false;
+  }
+
+  /** Pool: a lane done at once with outputs held for the flush. */
+  #held(lane: Lane): void {
+    lane.done = true;
+    this.#ring.push(lane);
+    this.#settle(lane);
+  }
+
+  /** The item's steps went async: the lane waits in the ring until they are done. */
+  #began(lane: Lane, pending: Promise<void>): void {
     this.#counters.inFlight = ++this.#running;
     this.#ring.push(lane);
     if (!this.#pool) this.#direct = new Lane();
@@ -559,20 +598,26 @@ export class Engine extends Transform {
     }
   }
 
+  // Inlined into the runner's generated function with everything it calls: kept small (V8's inlining
+  // budget is counted in bytecode), the rarer cases out of line.
   readonly #emit = (value: unknown, lane: Lane): undefined => {
     lane.outs++;
     if (this.#pool) (lane.held ??= []).push(value);
+    else if (lane.marker || this.#timing) this.#pushAside(value, lane);
     else {
-      const counters = this.#counters;
-      if (!lane.marker) counters.itemsOut++;
-      if (counters.timing) {
-        const from = performance.now();
-        if (!this.push(value)) this.#full = true;
-        counters.pushed(from);
-      } else if (!this.push(value)) this.#full = true;
+      this.#counters.itemsOut++;
+      if (!this.push(value)) this.#full = true;
     }
     return undefined;
   };
+
+  /** One at a time: a checkpoint, or an output of the item being timed (its push's time is not the stage's). */
+  #pushAside(value: unknown, lane: Lane): void {
+    if (!lane.marker) this.#counters.itemsOut++;
+    const from = this.#timing ? performance.now() : undefined;
+    if (!this.push(value)) this.#full = true;
+    if (from !== undefined) this.#counters.pushed(from);
+  }
 
   #wait(lane: Lane): Promise<void> {
     // Pool: what the lane holds goes out in the next flush.

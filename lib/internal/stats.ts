@@ -105,15 +105,15 @@ export class Counters {
   timed(every = SAMPLE): boolean {
     if (--this.#countdown > 0) return false;
     this.#countdown = every;
-    this.#factor = every;
-    this.#began = performance.now();
-    this.#pushing = 0;
+    this.begin(every);
     return true;
   }
 
-  /** Whether an item is being timed: its pushes are timed too (`pushed`). */
-  get timing(): boolean {
-    return this.#began !== undefined;
+  /** Times the item (or chunk) that begins now, standing for `factor` of them. Call `done()` after it. */
+  begin(factor: number): void {
+    this.#factor = factor;
+    this.#began = performance.now();
+    this.#pushing = 0;
   }
 
   /** A timed item's push took from `from` to now: not its own time. */
