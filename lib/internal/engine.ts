@@ -12,6 +12,9 @@ import type { Step } from './steps.js';
 export { Many, type StageContext, type Step, type StepFn, type StepKind } from './steps.js';
 
 type Pending = Promise<void> | undefined;
+
+/** One push in this many, of a timed item or chunk, is timed (and counted this many times). */
+const PUSH_SAMPLE = 8;
 type Callback = (error?: Error | null) => void;
 
 /** What to do with an item whose function failed: see `parallel()`'s `onError`. */
@@ -141,6 +144,10 @@ export class Engine extends Transform {
   #untimed = SAMPLE;
   /** An item (or chunk) is being timed: its pushes are timed too, to be taken off. */
   #timing = false;
+  /** No steps to run (known once the runner is built): items go straight out. */
+  #bare = false;
+  /** Pushes of timed items until the next one is timed. */
+  #untimedPushes = 1;
   #limiter: Limiter | undefined;
   /** Retries counted when the limiter last looked: a retry in a window is a failure to it. */
   #retriesSeen = 0;
@@ -316,6 +323,7 @@ export class Engine extends Transform {
 
   #makeRunner(): Runner<Lane> {
     this.#counters.start();
+    this.#bare = this.#steps.length === 0;
     return new Runner<Lane>(this.#steps, this.#controller.signal, this.#head?.located === true, {
       emit: this.#emit,
       // Pool mode holds outputs until the flush anyway; `undefined`s and `null`s among them are dropped there.
@@ -352,8 +360,9 @@ export class Engine extends Transform {
   }
 
   #split(head: Head, chunk: unknown, callback: Callback): void {
-    // A chunk holds many items: one in 4 is timed whole, its pushes' time taken off.
-    const timed = this.#counters.timed(4);
+    // A chunk holds many items: one in 8 is timed whole, its pushes' time taken off (one push in
+    // PUSH_SAMPLE timed, the clock itself costs as much as a line).
+    const timed = this.#counters.timed(8);
     this.#timing = timed;
     try {
       head.write(chunk);
@@ -374,6 +383,16 @@ export class Engine extends Transform {
     if (this.#stopped) return;
     if (this.#pool || this.#queueStart < this.#queue.length || this.#ring.length > 0) {
       this.#offer(this.#lane(value, line, offset));
+      return;
+    }
+    if (this.#bare) {
+      // No steps (a split() with nothing fused into it): the item goes straight out.
+      this.#counters.itemsIn++;
+      if (this.#timing) this.#pushAside(value, this.#direct);
+      else {
+        this.#counters.itemsOut++;
+        if (!this.push(value)) this.#full = true;
+      }
       return;
     }
     const lane = this.#direct;
@@ -614,9 +633,12 @@ export class Engine extends Transform {
   /** One at a time: a checkpoint, or an output of the item being timed (its push's time is not the stage's). */
   #pushAside(value: unknown, lane: Lane): void {
     if (!lane.marker) this.#counters.itemsOut++;
-    const from = this.#timing ? performance.now() : undefined;
+    const from = this.#timing && --this.#untimedPushes === 0 ? performance.now() : undefined;
     if (!this.push(value)) this.#full = true;
-    if (from !== undefined) this.#counters.pushed(from);
+    if (from !== undefined) {
+      this.#untimedPushes = PUSH_SAMPLE;
+      this.#counters.pushed(from, PUSH_SAMPLE);
+    }
   }
 
   #wait(lane: Lane): Promise<void> {

@@ -116,9 +116,9 @@ export class Counters {
     this.#pushing = 0;
   }
 
-  /** A timed item's push took from `from` to now: not its own time. */
-  pushed(from: number): void {
-    this.#pushing += performance.now() - from;
+  /** A timed item's push took from `from` to now (and so did `times - 1` others not timed): not its own time. */
+  pushed(from: number, times = 1): void {
+    this.#pushing += (performance.now() - from) * times;
   }
 
   /** The timed item is done: its own time, `every` times over, is the stage's busy time for that many items. */
