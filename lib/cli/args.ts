@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
+import { isRedisTarget, parseRedisTarget, redisInputOptions, type RedisInputOptions, type RedisTarget } from './redis-target.js';
 
 /** One stage, in command-line order. */
 export type StageSpec =
@@ -51,6 +52,12 @@ export interface CliOptions {
   skipErrors: boolean;
   outFile: string | undefined;
   inPlace: boolean;
+  /** --from: the Redis stream read instead of FILEs. */
+  from: RedisTarget | undefined;
+  /** --to: the Redis stream written instead of stdout. */
+  to: RedisTarget | undefined;
+  /** With --from: --group, --consumer, --follow, --start, --claim-idle, --max-deliveries, --dead-letter. */
+  redis: RedisInputOptions | undefined;
   quiet: boolean;
   help: boolean;
   version: boolean;
@@ -89,6 +96,15 @@ export const OPTIONS = {
   'skip-errors': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   'in-place': { type: 'boolean', short: 'i' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  group: { type: 'string' },
+  consumer: { type: 'string' },
+  follow: { type: 'boolean' },
+  start: { type: 'string' },
+  'claim-idle': { type: 'string' },
+  'max-deliveries': { type: 'string' },
+  'dead-letter': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -157,12 +173,30 @@ export function parseCli(argv: readonly string[]): CliOptions {
     skipErrors: values['skip-errors'] ?? false,
     outFile: values.output,
     inPlace: values['in-place'] ?? false,
+    from: values.from === undefined ? undefined : redisTarget('--from', values.from),
+    to: values.to === undefined ? undefined : redisTarget('--to', values.to),
+    redis: undefined,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };
   checkCombinations(options);
+  const redisFlags = REDIS_INPUT.filter((name) => values[name] !== undefined);
+  if (options.from === undefined) {
+    if (redisFlags.length > 0) throw new UsageError(`--${redisFlags[0]!} needs --from redis://…`);
+  } else options.redis = redisInputOptions(values);
   return options;
+}
+
+/** The flags of a Redis input (redisInputOptions checks them). */
+const REDIS_INPUT = ['group', 'consumer', 'follow', 'start', 'claim-idle', 'max-deliveries', 'dead-letter'] as const;
+
+function redisTarget(flag: '--from' | '--to', text: string): RedisTarget {
+  if (!isRedisTarget(text)) {
+    const instead = flag === '--from' ? 'files are read as FILE arguments' : 'write a file with -o FILE';
+    throw new UsageError(`${flag} ${JSON.stringify(text)}: not a Redis stream (${instead}); expected redis://HOST:PORT[/DB]/STREAM`);
+  }
+  return parseRedisTarget(flag, text);
 }
 
 function checkCombinations(o: CliOptions): void {
@@ -183,6 +217,16 @@ function checkCombinations(o: CliOptions): void {
   }
   if (o.fieldSeparator === '') throw new UsageError('--field-separator needs a separator');
   if (o.outFile === '') throw new UsageError('--output needs a file name');
+  if (o.from !== undefined) {
+    if (o.files.length > 0) throw new UsageError(`--from reads a Redis stream instead of FILEs: got ${JSON.stringify(o.files[0])} too`);
+    if (o.inPlace) throw new UsageError('--from and --in-place cannot be used together: a Redis stream is not rewritten');
+    if (o.input === 'csv' || o.input === 'tsv') throw new UsageError(`--from with --${o.input} is not supported (a record may span entries): use --json or lines`);
+  }
+  if (o.to !== undefined) {
+    if (o.outFile !== undefined) throw new UsageError('--to and --output cannot be used together');
+    if (o.inPlace) throw new UsageError('--to and --in-place cannot be used together');
+    if (o.output === 'csv' || o.output === 'tsv') throw new UsageError(`--to with --to-${o.output} is not supported (each item is an entry: the header would be the first entry's): use --to-json`);
+  }
   if (o.inPlace) {
     if (o.outFile !== undefined) throw new UsageError('--in-place and --output cannot be used together');
     if (o.countBy !== undefined) throw new UsageError('--in-place and --count-by cannot be used together');
@@ -232,7 +276,7 @@ export const HELP = `Usage: sluice [options] [FILE...]
 
 Reads the FILEs in order (stdin when there are none, or for -; gzip is read as its text), splits them
 into lines, runs the stages given on the command line in that order, and writes one line per item to
-stdout, keeping the input's line endings.
+stdout, keeping the input's line endings. --from and --to read and write a Redis stream instead.
 
 An EXPR is a JavaScript expression of the current item, named \`line\` (also \`rec\`, handy with
 --json), with awk's fields $1, $2, …, $NF, $(n) and NF, NR, FNR, FILENAME; or a function such as
@@ -268,6 +312,26 @@ Output (by default strings as they are, any other value as one line of JSON):
   -o, --output FILE       write to FILE, atomically: FILE appears only if the run succeeds
   -i, --in-place          rewrite each FILE with its own output, atomically
 
+Redis streams (URL: redis://HOST:PORT[/DB]/STREAM, or rediss:// for TLS):
+      --from URL          read the stream's entries (their data field) as the input lines instead
+                          of FILEs: the whole stream, then exit
+      --to URL            write each output item as an entry (field data) instead of to stdout
+      --follow            with --from: go on reading new entries until SIGINT/SIGTERM
+      --group G           with --from: be one consumer of the consumer group G (made if missing)
+                          and run until signalled: an entry is acknowledged once what came of it
+                          is written (or it was dropped); the first SIGINT/SIGTERM finishes and
+                          acknowledges the entries in flight and exits 0, a second one aborts
+      --consumer NAME     with --group: this consumer's name (default: the host name)
+      --start new|all     where a new group (or a read without one) starts: the whole stream
+                          (all, the default) or entries added from now on (new)
+      --claim-idle MS     with --group: take over entries another consumer left unacknowledged
+                          for MS milliseconds (default 30000)
+      --max-deliveries N  with --group: an entry delivered N times without success goes to the
+                          dead-letter stream instead, with its last error (default 5)
+      --dead-letter S     with --group: the dead-letter stream (default STREAM:dlq)
+With --from, an entry is one line even if its data holds newlines, FILENAME is the stream's name,
+and NR and FNR are undefined (entries have ids, not line numbers).
+
 Running:
       --parallel N|auto   run async stages N items at a time (output in input order); auto: a
                           limit that grows while latency stays flat and shrinks when it climbs
@@ -278,7 +342,9 @@ Running:
   -j, --threads N|auto    run the per-line stages on N threads (auto: one per core); output
                           and errors as with one
       --skip-errors       skip lines whose expression throws or whose JSON is malformed, and
-                          report how many on stderr (otherwise such a line stops the run: exit 1)
+                          report how many on stderr (otherwise such a line stops the run: exit 1);
+                          with --group, such an entry goes to the dead-letter stream at once
+                          (otherwise it stays pending, for another try, and the run exits 1)
 
 Aggregates:
       --count-by EXPR     count items by EXPR's value; print "count key" lines, most frequent
@@ -294,9 +360,9 @@ Aggregates:
   -V, --version           show the version
 
 A progress bar is shown on a terminal (stderr) while reading files.
-Exit status: 0 done (also when --take or a closed pipe ended the run early), 1 error in the input
-or an expression (or every line skipped), 2 bad command line or missing input, 130/143
-interrupted by SIGINT/SIGTERM.
+Exit status: 0 done (also when --take or a closed pipe ended the run early, or a signal drained
+--group or --follow), 1 error in the input or an expression (or every line skipped), 2 bad command
+line or missing input, 130/143 interrupted by SIGINT/SIGTERM.
 
 Examples:
   sluice --count-by '$9' access.log                      requests per HTTP status
@@ -310,4 +376,5 @@ Examples:
   sluice --json --partition-by rec.user --parallel 16 --map 'async (rec, { signal }) => (await fetch(API, { method: "POST", body: JSON.stringify(rec), signal })).status' -v API=http://… events.ndjson
   sluice -i --map 'line.trimEnd()' *.txt                 strip trailing blanks in place
   zcat big.log.gz | sluice --take 5 --map 'line.length'
+  sluice --from redis://localhost:6379/jobs --group workers --json --map rec.url --to redis://localhost:6379/urls
 `;

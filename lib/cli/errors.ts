@@ -24,6 +24,17 @@ export class ExprError extends Error {
   }
 }
 
+/**
+ * An expression (or `JSON.parse`) failed for an entry of a Redis stream (--from): it names the entry
+ * as `STREAM@ID`, as a LineError names FILE:LINE. `cause` is what was thrown (on a thread: its
+ * description, a string).
+ */
+export class EntryError extends Error {
+  constructor(entry: string, cause: unknown) {
+    super(`${entry}: ${describe(cause)}`, { cause });
+  }
+}
+
 /** `ENOENT: no such file or directory` from `ENOENT: no such file or directory, open 'x'`. */
 export function reason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -61,7 +72,7 @@ export function failureOf(err: unknown): Failure {
   if (err instanceof LineTooLongError) {
     return { file: err.file ?? '<input>', line: err.line, text: `the line is longer than ${err.maxLength} bytes (it starts at byte ${err.offset}); is this a text file?` };
   }
-  return { text: err instanceof RunError || err instanceof ExprError ? err.message : describe(err) };
+  return { text: err instanceof RunError || err instanceof ExprError || err instanceof EntryError ? err.message : describe(err) };
 }
 
 /** `FILE:LINE: text`, or the text alone. */

@@ -2,15 +2,19 @@
 // `sluice [options] [FILE...]`: argv → a pipeline of exported sluice stages → stdout or a file.
 import { constants } from 'node:os';
 import { realpathSync } from 'node:fs';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { pipeline, shutdownSignal, ShutdownError, type StatsReport } from '../index.js';
+import { pipeline, shutdownSignal, ShutdownError, skip, through, type StatsReport } from '../index.js';
+import type { RedisEntry, RedisSink } from '../redis/index.js';
 import { HELP, parseCli, version, type CliOptions } from './args.js';
 import { describeFailure, formatFailure, RunError, UsageError } from './errors.js';
 import { checkInputs, Lines, type Input } from './inputs.js';
 import { fileDestination, LineWriter, stdoutDestination, type Destination } from './output.js';
 import { loadCsv } from './csv.js';
-import { Chunks, numbered, threadedStages } from './threaded.js';
-import { compileProgram, Skips, type Program } from './program.js';
+import { Chunks, numbered, threadedRecordStages, threadedStages } from './threaded.js';
+import { compileProgram, entryFailed, Skips, type Program, type Run } from './program.js';
+import type { Endings } from './decode.js';
+import type { RedisInput } from './redis.js';
 import { colorAllowed, startProgress, wantProgress } from './progress.js';
 import { statsJson, statsLines, type Totals } from './report.js';
 
@@ -50,20 +54,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   const shutdown = shutdownSignal({ onForce: abandon });
   const skips = options.skipErrors ? new Skips() : undefined;
   const totals: Totals = { linesIn: 0, linesOut: 0, bytes: 0, dropped: 0 };
-  const context: Context = { program, options, shutdown: shutdown.signal, skips, totals, report: undefined };
+  const context: Context = { program, options, shutdown: shutdown.signal, skips, totals, report: undefined, redis: undefined, endless: false };
   const started = performance.now();
   let stdout: Destination | undefined;
   try {
-    const inputs = await checkInputs(options.files);
+    // The Redis client is loaded only when --from or --to names a Redis stream.
+    if (options.from !== undefined || options.to !== undefined) context.redis = await import('./redis.js');
+    const inputs = options.from === undefined ? await checkInputs(options.files) : [];
     // --in-place: one run per file, each into its own temp file.
     const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.outFile }];
     program.begin();
     for (const job of jobs) {
-      dest = job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
+      dest = options.to !== undefined ? undefined : job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
       await runJob(job.inputs, dest, context);
     }
-    // Every line failed: nothing of the input made it through, which is not success.
-    if (skips !== undefined && skips.count > 0 && skips.count >= totals.linesIn) return EXIT_FAILURE;
+    // Every line failed: nothing of the input made it through, which is not success. (A worker of a
+    // group, or --follow, drained by a signal did its part: its failures are dead letters, or pending.)
+    if (skips !== undefined && skips.count > 0 && skips.count >= totals.linesIn && !context.endless) return EXIT_FAILURE;
     return EXIT_OK;
   } catch (err) {
     return failure(err);
@@ -89,25 +96,46 @@ interface Context {
   totals: Totals;
   /** The last stats report of the run (the stages of its last job). */
   report: StatsReport | undefined;
+  /** redis.ts, loaded with --from or --to. */
+  redis: typeof import('./redis.js') | undefined;
+  /** The input is a Redis stream read until a signal drains it (--group, --follow). */
+  endless: boolean;
 }
 
-/** Reads `inputs` through the program into `dest`; commits `dest` on success, discards it on failure. */
-async function runJob(inputs: Input[], dest: Destination, context: Context): Promise<void> {
-  const { program, options, shutdown, skips, totals } = context;
+/** Where a run's lines come from: the first stage and the per-line stages, and what was read. */
+interface Reading {
+  source: Readable;
+  stages: Duplex[];
+  lines(): number;
+  bytes(): number;
+  endings(): Endings;
+}
+
+/**
+ * Reads `inputs` (or the --from stream) through the program into `dest` (or the --to stream);
+ * commits `dest` on success, discards it on failure.
+ */
+async function runJob(inputs: Input[], dest: Destination | undefined, context: Context): Promise<void> {
+  const { program, options, shutdown, totals, redis } = context;
+  const from = options.from === undefined ? undefined : redis!.redisInput(options.from, options.redis!);
+  const run = program.build(context.skips, from === undefined ? undefined : () => from.stop());
+  const reading = from === undefined ? readFiles(inputs, run, context) : readStream(from, options.from!.stream, run, context);
+  // A group's worker (or --follow) runs until signalled: the first signal drains it, and the run ends
+  // as done once the entries in flight are; only a second one kills it. Anything else is aborted.
+  context.endless = from?.endless === true;
+  const drain = (): void => from!.drain();
+  if (context.endless) {
+    if (shutdown.aborted) drain();
+    else shutdown.addEventListener('abort', drain, { once: true });
+  }
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
-  const signal = AbortSignal.any([shutdown, dest.failed]);
-  const run = program.build(skips);
-  const threadedCount = { read: 0 };
-  const lines = options.threads > 1 ? new Chunks(inputs, { binaryOk: options.text, numbered: numbered(sources(options)) }) : new Lines(inputs, run.input, options.text);
-  const stages = lines instanceof Chunks
-    ? threadedStages({ threads: options.threads, concurrency: typeof options.parallel === 'number' ? options.parallel : 1, workerData: { options }, numbered: numbered(sources(options)), run, skips, lines: threadedCount })
-    : [];
-  const linesToTerminal = dest.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
-  const progress = wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
+  const signal = AbortSignal.any([...(context.endless ? [] : [shutdown]), ...(dest === undefined ? [] : [dest.failed])]);
+  const linesToTerminal = dest?.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
+  const progress = from === undefined && wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
     ? startProgress({
         stream: process.stderr,
         total: inputs.reduce((sum, i) => sum + i.size!, 0),
-        done: () => lines.bytesRead,
+        done: () => reading.bytes(),
         bottleneck: () => context.report?.bottleneck?.name,
         color: colorAllowed(),
       })
@@ -115,26 +143,98 @@ async function runJob(inputs: Input[], dest: Destination, context: Context): Pro
   // Reports for the bar (live) and for --stats (the last one).
   const counting = progress !== undefined || options.stats || options.statsJson;
   const statsOptions = counting ? { onStats: (report: StatsReport) => (context.report = report), statsInterval: 250 } : {};
-  const writer = new LineWriter(dest, {
-    // The bar goes before the results that come at the end (--count-by's) share its terminal.
-    atEnd: () => (progress?.stop(), run.atEnd()),
-    endings: () => lines.endings,
-    keepFinal: dest.stream !== process.stdout,
-  });
-  try {
-    await pipeline(lines, ...stages, ...run.later, writer, { signal, ...statsOptions });
+  // The bar goes before the results that come at the end (--count-by's) share its terminal.
+  const atEnd = (): string[] => {
     progress?.stop();
-    await dest.commit();
+    return run.atEnd();
+  };
+  const writer = dest === undefined ? toStream(redis!.redisOutput(options.to!), atEnd) : toDestination(new LineWriter(dest, { atEnd, endings: () => reading.endings(), keepFinal: dest.stream !== process.stdout }));
+  try {
+    await pipeline(reading.source, ...reading.stages, ...run.later, ...writer.stages, { signal, ...statsOptions });
+    progress?.stop();
+    await dest?.commit();
   } catch (err) {
     progress?.stop();
-    await dest.discard();
+    await dest?.discard();
     throw err;
   } finally {
-    totals.linesIn += lines instanceof Chunks ? threadedCount.read : lines.linesRead;
+    shutdown.removeEventListener('abort', drain);
+    totals.linesIn += reading.lines();
     totals.linesOut += writer.lines;
-    totals.bytes += lines.bytesRead;
+    totals.bytes += reading.bytes();
     totals.dropped += run.dropped();
   }
+}
+
+/** The FILEs (or stdin), split into lines by the per-line stages, or cut into chunks for --threads. */
+function readFiles(inputs: Input[], run: Run, context: Context): Reading {
+  const { options, skips } = context;
+  if (options.threads > 1) {
+    const numberedLines = numbered(sources(options));
+    const chunks = new Chunks(inputs, { binaryOk: options.text, numbered: numberedLines });
+    const count = { read: 0 };
+    const stages = threadedStages({ ...threading(options), numbered: numberedLines, run, skips, lines: count });
+    return { source: chunks, stages, lines: () => count.read, bytes: () => chunks.bytesRead, endings: () => chunks.endings };
+  }
+  const lines = new Lines(inputs, run.input, options.text);
+  return { source: lines, stages: [], lines: () => lines.linesRead, bytes: () => lines.bytesRead, endings: () => lines.endings };
+}
+
+/** --from: the entries of a Redis stream as lines (`data` fields), each line one record, never split. */
+function readStream(from: RedisInput, stream: string, run: Run, context: Context): Reading {
+  const { options, skips } = context;
+  let bytes = 0;
+  const line = (item: unknown): string => {
+    const text = from.line(item as RedisEntry<string>);
+    bytes += Buffer.byteLength(text);
+    return text;
+  };
+  const stages = options.threads > 1
+    ? threadedRecordStages({ ...threading(options), label: stream, line, entries: from, run, skips })
+    : [run.records(stream, line, (error, item) => entryFailed(from, skips, item, error))];
+  return {
+    source: from.source,
+    stages: [...(options.stages.some((s) => s.kind === 'take') ? [from.gate()] : []), ...(options.skip > 0 ? [skip(options.skip)] : []), ...stages],
+    lines: () => from.source.delivered,
+    bytes: () => bytes,
+    endings: () => ({ newline: '\n', finalNewline: true }),
+  };
+}
+
+function threading(options: CliOptions): { threads: number; concurrency: number; workerData: unknown } {
+  return { threads: options.threads, concurrency: typeof options.parallel === 'number' ? options.parallel : 1, workerData: { options } };
+}
+
+/** The last stages of a run, and how many output lines (entries) they have written. */
+interface Output {
+  stages: Writable[];
+  readonly lines: number;
+}
+
+function toDestination(writer: LineWriter): Output {
+  return {
+    stages: [writer],
+    get lines() {
+      return writer.lines;
+    },
+  };
+}
+
+/**
+ * --to: each output item an entry of the stream. The lines for the end (--count-by's, --end's) come
+ * from a stage in front of the sink, once its input has ended.
+ */
+function toStream(sink: RedisSink<string>, atEnd: () => string[]): Output {
+  const end = through<string>(undefined, function (callback) {
+    for (const line of atEnd()) this.push(line);
+    callback();
+  });
+  return {
+    stages: [end, sink],
+    get lines() {
+      return sink.written;
+    },
+  };
 }
 
 /** Every EXPR of the command line. */

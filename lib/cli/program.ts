@@ -5,15 +5,19 @@
 // calls and no stream hop, async stages run --parallel lines at a time, and an error names FILE:LINE
 // (split's LineError). The order-bound stages, and what follows them, run once the inputs are joined;
 // an error there names its flag and expression instead.
+//
+// Records that are lines already (a Redis stream's entries, --from; a thread's share of them) go
+// through the same stages without a split(): `records()`. The item written in stays what the chain's
+// onError gets, so that a failure names (and dead-letters) its entry.
 import type { Duplex } from 'node:stream';
 import { batch, buffer, BufferStage, chain, filter, flatMap, LineError, map, rateLimit, skip, split, take, type StageContext } from '../index.js';
 import type { CliOptions, StageSpec } from './args.js';
 import { Counter, formatter, parseRecord } from './count.js';
 import { csvRecords, located as csvLocated } from './csv.js';
-import { ExprError, failureOf, UsageError, type Failure } from './errors.js';
+import { EntryError, ExprError, failureOf, UsageError, type Failure } from './errors.js';
 import { compileAll, type ItemFn, type Scope } from './expr.js';
 import { Fields } from './fields.js';
-import { keyedStages } from './keyed.js';
+import { keyedStages, origin } from './keyed.js';
 import type { Input } from './inputs.js';
 
 type ExprSpec = Extract<StageSpec, { source: string }>;
@@ -37,6 +41,30 @@ export class Skips {
   }
 }
 
+/** What the command knows of the entries of a Redis stream (redis.ts's RedisInput has it). */
+export interface Entries {
+  /** `STREAM@ID` for an entry's item; undefined for anything else. */
+  locate(item: unknown): string | undefined;
+  deadLetter(item: unknown, error: unknown): boolean;
+  noteFailure(item: unknown, error: unknown): boolean;
+}
+
+/**
+ * An entry's item whose steps failed with `error` (on a thread: its description): with --skip-errors
+ * it goes to the dead-letter stream and is dropped (so acknowledged); otherwise the error is noted
+ * for the entry, which stays pending for another try, and the run stops with an EntryError naming it.
+ */
+export function entryFailed(entries: Entries, skips: Skips | undefined, item: unknown, error: unknown): undefined {
+  const where = entries.locate(item);
+  const failure = where === undefined ? error : new EntryError(where, error);
+  if (skips === undefined) {
+    entries.noteFailure(item, error);
+    throw failure;
+  }
+  entries.deadLetter(item, error);
+  return skips.add(failureOf(failure));
+}
+
 /** What a run reads from one input: the stage its text is piped into, and how many lines it has read. */
 export interface InputStage {
   stage: Duplex;
@@ -56,6 +84,14 @@ export interface Run {
    * `before`: lines of the inputs before it. Without order-bound stages they give output lines.
    */
   input(input: Input, before: number, start?: Start): InputStage;
+  /**
+   * The per-line stages for items written in that are not text to split (a Redis stream's entries): a
+   * fused `line(item)` gives each one's line, then the stages run as for a file's lines, without line
+   * numbers (NR and FNR are undefined) and with `label` as FILENAME. `onError(error, item)` gets the
+   * item written in whose steps failed: it returns undefined to drop it, or throws to stop the run.
+   * --skip is not applied here (a thread has only a part of the records): the caller puts it in front.
+   */
+  records(label: string, line: (item: unknown) => string, onError: (error: unknown, item: unknown) => undefined): Duplex;
   /** The stages after the inputs are joined; their last one gives output lines (strings). */
   later: Duplex[];
   /** --count-by's tally so far, to merge a thread's into the main one. */
@@ -71,7 +107,12 @@ export interface Run {
 export interface Program {
   /** --begin, run once before any input. */
   begin(): void;
-  build(skips: Skips | undefined): Run;
+  /**
+   * `stop`: the input is a Redis stream, which --take does not end by destroying it (the entries in
+   * flight would all stay unacknowledged, those done included): after N items it calls `stop()`, which
+   * stops the input, and drops (so acknowledges) the items still on their way.
+   */
+  build(skips: Skips | undefined, stop?: () => void): Run;
 }
 
 /** Compiles every EXPR once; a syntax error, or --parallel without an async stage, is a UsageError. */
@@ -103,17 +144,38 @@ export function compileProgram(o: CliOptions): Program {
     begin() {
       compiled.begin?.();
     },
-    build(skips) {
+    build(skips, stop) {
       const counter = countBy === undefined ? undefined : new Counter();
       // What turns the last stage's items into output: a tally, or a line of text.
       const last: ItemFn[] = counter === undefined ? [formatter(o.output)] : [countBy!.fn, (key) => counter.add(key)];
       const tail = rest.length === 0 ? last : [];
-      const laterStages = rest.map((step) => later(step, pool, skips, buffered));
+      const laterStages = rest.map((step) => (step.kind === 'take' && stop !== undefined ? stoppingTake(step.n, stop) : later(step, pool, skips, buffered)));
+      // Fresh for each input: a stream runs once.
+      const perLine = (): (Duplex | ItemFn)[] => [...head.map(stage), ...tail];
+      const json = o.input === 'json' ? [parseJson] : [];
       return {
+        records(label, line, onError) {
+          scope.file = label;
+          scope.before = 0;
+          if (partitionBy === undefined) return chain([line, ...json, ...perLine()], { ...pool, onError });
+          // The key's step runs in the same synchronous pass as `line` (the key is never async, and
+          // the steps between are JSON.parse at most): the item written in is at hand for its tag.
+          let current: unknown;
+          const keyed = keyedStages(head, partitionBy.fn, {
+            concurrency: o.parallel as number,
+            where: () => ({ line: undefined, offset: undefined, origin: current }),
+            onError: (error, where) => onError(error, where.origin),
+          });
+          const first = (item: unknown): string => {
+            current = item;
+            return line(item);
+          };
+          // After the partition, items are still tagged (the step that unwraps them comes first there).
+          return chain([first, ...json, ...keyed, ...tail], { ...pool, onError: (error, item) => onError(error, origin(item)) });
+        },
         input(input, before, start) {
           scope.file = input.label;
           scope.before = before;
-          const stages = [...head.map(stage), ...tail];
           if (o.input === 'csv' || o.input === 'tsv') {
             const parser = csvRecords(o.input, { header: o.header, skip: o.skip, skipErrors: skips === undefined ? undefined : (line, text) => skips.add({ file: input.label, ...(line === undefined ? {} : { line }), text }) });
             // No split() to name the line: each record carries where it started (csv.ts).
@@ -122,13 +184,23 @@ export function compileProgram(o: CliOptions): Program {
               if (skips === undefined) throw failure;
               return skips.add(failureOf(failure));
             };
-            return { stage: chain([parser.stream, parser.locate, ...stages], { ...pool, onError }), lines: parser.lines };
+            return { stage: chain([parser.stream, parser.locate, ...perLine()], { ...pool, onError }), lines: parser.lines };
           }
           const lines = split<unknown>({ name: input.label, ...start });
-          const first = [...(o.skip > 0 ? [skip(o.skip)] : []), ...(o.input === 'json' ? [parseJson] : [])];
+          const first = [...(o.skip > 0 ? [skip(o.skip)] : []), ...json];
           const onError = skips === undefined ? ('fail' as const) : (error: unknown) => skips.add(failureOf(error));
-          const perLine = partitionBy === undefined ? stages : [...keyedStages(head, partitionBy.fn, { file: input.label, concurrency: o.parallel as number, skips }), ...tail];
-          return { stage: chain([lines, ...first, ...perLine], { ...pool, onError }), lines: () => lines.lines };
+          if (partitionBy === undefined) return { stage: chain([lines, ...first, ...perLine()], { ...pool, onError }), lines: () => lines.lines };
+          const keyed = keyedStages(head, partitionBy.fn, {
+            concurrency: o.parallel as number,
+            // Fused into split(): every line has its number.
+            where: (ctx) => ({ line: ctx.line, offset: ctx.offset, origin: undefined }),
+            onError(error, where) {
+              const failure = new LineError({ file: input.label, line: where.line!, offset: where.offset! }, error);
+              if (skips === undefined) throw failure;
+              return skips.add(failureOf(failure));
+            },
+          });
+          return { stage: chain([lines, ...first, ...keyed, ...tail], { ...pool, onError }), lines: () => lines.lines };
         },
         later: rest.length === 0 ? [] : [...laterStages, chain(last)],
         dropped: () => laterStages.reduce((sum, stage) => sum + (stage instanceof BufferStage ? stage.dropped : 0), 0),
@@ -165,6 +237,17 @@ function later(step: Step, pool: PoolSettings, skips: Skips | undefined, buffere
     return skips.add(failureOf(failure));
   };
   return chain([stage(step)], { ...pool, onError });
+}
+
+/** --take N on a Redis input: passes N items, then calls `stop()` and drops what still comes. */
+function stoppingTake(n: number, stop: () => void): Duplex {
+  let left = n;
+  if (n === 0) stop();
+  return filter(() => {
+    if (left === 0) return false;
+    if (--left === 0) stop();
+    return true;
+  }, { name: 'take' });
 }
 
 function parseJson(line: unknown): unknown {

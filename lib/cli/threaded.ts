@@ -8,11 +8,11 @@ import { createReadStream } from 'node:fs';
 import { Readable, type Duplex } from 'node:stream';
 import type { TransferListItem } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { many, map, pipeline, threads } from '../index.js';
+import { batch, many, map, pipeline, threads } from '../index.js';
 import { gzipError, isGzip, TextBytes, type Endings } from './decode.js';
 import { reason, RunError, formatFailure, type Failure } from './errors.js';
 import type { Input } from './inputs.js';
-import type { Run, Skips } from './program.js';
+import { entryFailed, type Entries, type Run, type Skips } from './program.js';
 import type { Chunk, ChunkResult } from './thread-worker.js';
 
 /** Bytes read at a time, and so about the size of a chunk. */
@@ -133,11 +133,22 @@ export function numbered(sources: readonly string[]): boolean {
   return sources.some((source) => /(?<![\p{ID_Continue}$.])F?NR(?![\p{ID_Continue}$])/u.test(source));
 }
 
+interface ThreadOptions {
+  threads: number;
+  concurrency: number;
+  workerData: unknown;
+}
+
+/** The stage running chunks on the threads, one chunk per message, results in input order. */
+function pool(opts: ThreadOptions): Duplex {
+  return threads<Chunk, ChunkResult>(WORKER, { threads: opts.threads, batch: 1, inFlight: 2, concurrency: opts.concurrency, workerData: opts.workerData, transfer });
+}
+
 /**
  * The threaded stages: chunks to the threads, their results merged here in input order. `numbered`:
  * the chunks carry their first line's number (see Chunks).
  */
-export function threadedStages(opts: { threads: number; concurrency: number; workerData: unknown; numbered: boolean; run: Run; skips: Skips | undefined; lines: { read: number } }): Duplex[] {
+export function threadedStages(opts: ThreadOptions & { numbered: boolean; run: Run; skips: Skips | undefined; lines: { read: number } }): Duplex[] {
   const { run, skips, lines } = opts;
   // Lines before the current chunk in its input, from the counts of the chunks before it.
   let file: string | undefined;
@@ -145,7 +156,7 @@ export function threadedStages(opts: { threads: number; concurrency: number; wor
   const shift = (failure: Failure, chunkFile: string): Failure =>
     opts.numbered || failure.line === undefined || failure.file !== chunkFile ? failure : { ...failure, line: failure.line + before };
   return [
-    threads<Chunk, ChunkResult>(WORKER, { threads: opts.threads, batch: 1, inFlight: 2, concurrency: opts.concurrency, workerData: opts.workerData, transfer }),
+    pool(opts),
     map((result: ChunkResult) => {
       const chunkFile = result.file;
       if (chunkFile !== file) {
@@ -157,6 +168,41 @@ export function threadedStages(opts: { threads: number; concurrency: number; wor
       run.merge(result.counts);
       before += result.lines;
       lines.read += result.lines;
+      return many(result.out);
+    }, { name: 'merge results' }),
+  ];
+}
+
+/** Entries per chunk at most (a read of the Redis source, up to 100 by default, ends one sooner). */
+const RECORDS = 256;
+
+/**
+ * --threads with --from: the entries' lines to the threads in chunks (a chunk ends where a read's
+ * checkpoint comes, or after `RECORDS` or 10 ms), the results merged here in input order. A failed
+ * or skipped record is mapped back to its entry here, which is still in flight: its failure is noted
+ * for it, or it is dead-lettered (entryFailed).
+ */
+export function threadedRecordStages(opts: ThreadOptions & { label: string; line: (item: unknown) => string; entries: Entries; run: Run; skips: Skips | undefined }): Duplex[] {
+  const { run, skips, entries, label } = opts;
+  // The entries of the chunks on their way, oldest first: threads() gives results in input order.
+  const waiting: unknown[][] = [];
+  const chunk = (items: unknown[]): Chunk => {
+    waiting.push(items);
+    return { parts: [], move: [], file: label, firstLine: undefined, firstOffset: 0, before: 0, records: items.map(opts.line) };
+  };
+  return [
+    batch(RECORDS, { maxWait: 10 }),
+    map(chunk, { name: 'records' }),
+    pool(opts),
+    map((result: ChunkResult) => {
+      const items = waiting.shift()!;
+      if (result.failed !== undefined) {
+        if (result.failedAt === undefined) throw new RunError(formatFailure(result.failed));
+        // Without --skip-errors (with it, records are skipped instead): notes the error, and throws.
+        return entryFailed(entries, undefined, items[result.failedAt], result.failed.text);
+      }
+      for (const [index, text] of result.skippedAt) entryFailed(entries, skips, items[index], text);
+      run.merge(result.counts);
       return many(result.out);
     }, { name: 'merge results' }),
   ];
