@@ -18,7 +18,7 @@ function awkwardLog(lines: number, seed: number): string {
 }
 
 t.test('sluice --threads 2 writes byte for byte what --threads 1 writes, and counts the same', async (t) => {
-  // Several MiB: the input is cut into many chunks, lines and characters cut at their edges.
+  // Several MiB: the input is cut into several chunks, lines and characters cut at their edges.
   const dir = t.testdir({ 'a.log': awkwardLog(40_000, 1), 'b.log': awkwardLog(20_000, 2) });
   const files = [join(dir, 'a.log'), join(dir, 'b.log')];
   for (const args of [
@@ -29,12 +29,19 @@ t.test('sluice --threads 2 writes byte for byte what --threads 1 writes, and cou
     ['--map', 'FILENAME.slice(-5) + " " + NR + " " + FNR + " " + NF'],
     ['--parallel', '3', '--map', 'async (l) => l.length'],
     ['--map', '$9', '--take', '12345'],
+    // Dropped once per input, not once per chunk.
+    ['--skip', '3', '--map', 'NR + " " + FNR + " " + $9'],
+    ['--skip', '2', '--count-by', '$9', '--stats-json'],
   ]) {
     const one = spawnSync(process.execPath, [bin, '--threads', '1', ...args, ...files], { encoding: 'buffer', maxBuffer: 1 << 30 });
     const two = spawnSync(process.execPath, [bin, '--threads', '2', ...args, ...files], { encoding: 'buffer', maxBuffer: 1 << 30 });
     t.equal(two.status, 0, `${args.join(' ')}: ${two.stderr.toString()}`);
     t.ok(one.stdout.length > 0, args.join(' '));
     t.ok(two.stdout.equals(one.stdout), `${args.join(' ')}: identical bytes`);
+    if (args.includes('--stats-json')) {
+      const counted = (r: typeof one): unknown => JSON.parse(r.stderr.toString().trim().split('\n').at(-1)!).linesIn;
+      t.equal(counted(two), counted(one), `${args.join(' ')}: the same lines in`);
+    }
   }
 });
 

@@ -170,11 +170,12 @@ async function runJob(inputs: Input[], dest: Destination | undefined, context: C
 function readFiles(inputs: Input[], run: Run, context: Context): Reading {
   const { options, skips } = context;
   if (options.threads > 1) {
-    const numberedLines = numbered(sources(options));
-    const chunks = new Chunks(inputs, { binaryOk: options.text, numbered: numberedLines });
+    // --skip drops lines here, once per input: the chunks then carry their first line's number.
+    const numberedLines = numbered(sources(options)) || options.skip > 0;
+    const chunks = new Chunks(inputs, { binaryOk: options.text, numbered: numberedLines, skip: options.skip });
     const count = { read: 0 };
     const stages = threadedStages({ ...threading(options), numbered: numberedLines, run, skips, lines: count });
-    return { source: chunks, stages, lines: () => count.read, bytes: () => chunks.bytesRead, endings: () => chunks.endings };
+    return { source: chunks, stages, lines: () => count.read + chunks.skipped, bytes: () => chunks.bytesRead, endings: () => chunks.endings };
   }
   const lines = new Lines(inputs, run.input, options.text);
   return { source: lines, stages: [], lines: () => lines.linesRead, bytes: () => lines.bytesRead, endings: () => lines.endings };
@@ -202,7 +203,8 @@ function readStream(from: RedisInput, stream: string, run: Run, context: Context
 }
 
 function threading(options: CliOptions): { threads: number; concurrency: number; workerData: unknown } {
-  return { threads: options.threads, concurrency: typeof options.parallel === 'number' ? options.parallel : 1, workerData: { options } };
+  // --skip is applied on the main thread (per input, or per run with --from), never per chunk.
+  return { threads: options.threads, concurrency: typeof options.parallel === 'number' ? options.parallel : 1, workerData: { options: { ...options, skip: 0 } } };
 }
 
 /** The last stages of a run, and how many output lines (entries) they have written. */

@@ -16,15 +16,18 @@ import { entryFailed, type Entries, type Run, type Skips } from './program.js';
 import type { Chunk, ChunkResult } from './thread-worker.js';
 
 /** Bytes read at a time, and so about the size of a chunk. */
-const READ = 1024 * 1024;
+const READ = 4 * 1024 * 1024;
 const WORKER = new URL('./thread-worker.js', import.meta.url);
 
 /** The inputs as chunks of whole lines; an input's last chunk may end without a newline. */
 export class Chunks extends Readable {
   readonly #inputs: readonly Input[];
   readonly #binaryOk: boolean;
-  /** Number the lines here (expressions use NR or FNR). */
+  /** Number the lines here (expressions use NR or FNR, or --skip drops lines here). */
   readonly #numbered: boolean;
+  /** --skip: lines dropped at the start of each input, here rather than in every chunk's thread. */
+  readonly #skip: number;
+  #skipped = 0;
   #index = -1;
   #source: (Readable & { bytesRead?: number }) | undefined;
   #text: TextBytes | undefined;
@@ -34,11 +37,17 @@ export class Chunks extends Readable {
   #offset = 0;
   #before = 0;
 
-  constructor(inputs: readonly Input[], opts: { binaryOk: boolean; numbered: boolean }) {
+  constructor(inputs: readonly Input[], opts: { binaryOk: boolean; numbered: boolean; skip: number }) {
     super({ objectMode: true, highWaterMark: 2 });
     this.#inputs = inputs;
     this.#binaryOk = opts.binaryOk;
-    this.#numbered = opts.numbered;
+    this.#numbered = opts.numbered || opts.skip > 0;
+    this.#skip = opts.skip;
+  }
+
+  /** Lines --skip dropped, in every input so far. */
+  get skipped(): number {
+    return this.#skipped;
   }
 
   get bytesRead(): number {
@@ -87,7 +96,27 @@ export class Chunks extends Readable {
     this.#line = 1;
     this.#offset = 0;
     let carry: Buffer | undefined;
-    text.on('data', (bytes: Buffer) => {
+    let toSkip = this.#skip;
+    /** Bytes of a dropped line were read, its newline not yet. */
+    let inSkipped = false;
+    text.on('data', (read: Buffer) => {
+      let bytes = read;
+      if (toSkip > 0) {
+        // Whole lines dropped from the input's start (a line may span reads): numbered all the same.
+        let at = 0;
+        for (let nl = bytes.indexOf(0x0a); toSkip > 0 && nl !== -1; nl = bytes.indexOf(0x0a, at)) {
+          at = nl + 1;
+          toSkip--;
+          this.#line++;
+          this.#skipped++;
+        }
+        this.#offset += toSkip > 0 ? bytes.length : at;
+        if (toSkip > 0) {
+          inSkipped = at < bytes.length;
+          return;
+        }
+        bytes = bytes.subarray(at);
+      }
       const nl = bytes.lastIndexOf(0x0a);
       if (nl === -1) {
         carry = carry === undefined ? Buffer.from(bytes) : Buffer.concat([carry, bytes]);
@@ -103,6 +132,11 @@ export class Chunks extends Readable {
     });
     await pipeline(source, ...(gzip ? [createGunzip()] : []), text);
     if (carry !== undefined) this.#chunk(input, [carry], []);
+    // A last line without a newline that --skip dropped is a line all the same.
+    if (toSkip > 0 && inSkipped) {
+      this.#line++;
+      this.#skipped++;
+    }
     // Lines of this input, for NR in the next: its newlines, and a last line without one.
     this.#before += this.#line - 1 + (carry === undefined ? 0 : 1);
     this.#next();
