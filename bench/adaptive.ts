@@ -55,7 +55,9 @@ server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address()
 `;
 
 async function startService(p: Params): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['-e', SERVICE, String(p.capacity), String(p.work), String(p.dropAfter), String(p.dropTo)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', SERVICE, String(p.capacity), String(p.work), String(p.dropAfter), String(p.dropTo)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const [data] = (await once(child.stdout!, 'data')) as [Buffer];
   return { url: `http://127.0.0.1:${data.toString().trim()}/`, child };
 }
@@ -103,8 +105,20 @@ export const scenario: Scenario<Params> = {
     const requests = quick ? 600 : 6_000;
     const base = { requests, capacity: 20, work: 10 };
     return [
-      { name: 'steady', title: 'capacity 20 calls at once, 10 ms each; 429 past 40', params: { ...base, dropAfter: 0, dropTo: 20 }, items: requests, expect: { items: requests, check: requests } },
-      { name: 'drop', title: 'capacity 20, then 10 half-way through', params: { ...base, dropAfter: requests / 2, dropTo: 10 }, items: requests, expect: { items: requests, check: requests } },
+      {
+        name: 'steady',
+        title: 'capacity 20 calls at once, 10 ms each; 429 past 40',
+        params: { ...base, dropAfter: 0, dropTo: 20 },
+        items: requests,
+        expect: { items: requests, check: requests },
+      },
+      {
+        name: 'drop',
+        title: 'capacity 20, then 10 half-way through',
+        params: { ...base, dropAfter: requests / 2, dropTo: 10 },
+        items: requests,
+        expect: { items: requests, check: requests },
+      },
     ];
   },
   variants: [...FIXED.map((c) => variant(`parallel c${c}`, c)), variant("sluice parallel 'auto'", 'auto', true)],

@@ -173,7 +173,10 @@ export const scenario: Scenario<Params> = {
       (task): Variant<Params> => ({
         name: HALVES[task],
         command: (params, root) =>
-          only(task, params) ?? { file: '/bin/sh', args: ['-c', TWO_AT_ONCE, 'sh', process.execPath, sluiceCli(root), ...params.halves, ...params.outputs, ...ARGS[task]] },
+          only(task, params) ?? {
+            file: '/bin/sh',
+            args: ['-c', TWO_AT_ONCE, 'sh', process.execPath, sluiceCli(root), ...params.halves, ...params.outputs, ...ARGS[task]],
+          },
         parse: PARSE[task],
       }),
     ),

@@ -57,13 +57,15 @@ export const scenario: Scenario<Params> = {
   unit: 'items',
   async prepare({ quick }) {
     const items = quick ? 2_000 : 20_000;
-    return [{
-      name: 'k100',
-      title: '100 keys, 1 ms task per item, concurrency 16',
-      params: { items, keys: 100, concurrency: 16 },
-      items,
-      expect: { items, check: (items * (items + 1)) / 2 },
-    }];
+    return [
+      {
+        name: 'k100',
+        title: '100 keys, 1 ms task per item, concurrency 16',
+        params: { items, keys: 100, concurrency: 16 },
+        items,
+        expect: { items, check: (items * (items + 1)) / 2 },
+      },
+    ];
   },
   variants: [
     {
@@ -98,7 +100,13 @@ export const scenario: Scenario<Params> = {
       sluice: true,
       async setup(params) {
         const { partition, map } = await load();
-        return streamJob(params, () => partition((item: Item) => item.key, () => map(task), { concurrency: params.concurrency }));
+        return streamJob(params, () =>
+          partition(
+            (item: Item) => item.key,
+            () => map(task),
+            { concurrency: params.concurrency },
+          ),
+        );
       },
     },
   ],

@@ -88,7 +88,7 @@ async function startServer(): Promise<string> {
     if (shell.exitCode !== null) break;
     await sleep(25);
   }
-  throw new Error('redis-server did not start (is Debian\'s redis-server package installed?)');
+  throw new Error("redis-server did not start (is Debian's redis-server package installed?)");
 }
 
 async function connect(url: string): Promise<Client> {
@@ -171,7 +171,8 @@ async function produceTimed(client: Client, rate: number, seconds: number): Prom
   for (let sent = 0; sent < total; ) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
     const adds: Promise<unknown>[] = [];
-    for (; sent < due; sent++) adds.push(client.sendCommand(['XADD', STREAM, '*', 'data', String(sent), 't', String(performance.timeOrigin + performance.now())]));
+    for (; sent < due; sent++)
+      adds.push(client.sendCommand(['XADD', STREAM, '*', 'data', String(sent), 't', String(performance.timeOrigin + performance.now())]));
     await Promise.all(adds);
     await sleep(1);
   }
@@ -232,7 +233,9 @@ export const scenario: Scenario<Params> = {
             let sum = 0;
             const producing = produceTimed(client, entries, seconds);
             while (latencies.length < total) {
-              const reply = (await reader.sendCommand(['XREADGROUP', 'GROUP', GROUP, 'c', 'COUNT', String(COUNT), 'BLOCK', '1000', 'STREAMS', STREAM, '>'])) as [string, [string, string[]][]][] | null;
+              const reply = (await reader.sendCommand(['XREADGROUP', 'GROUP', GROUP, 'c', 'COUNT', String(COUNT), 'BLOCK', '1000', 'STREAMS', STREAM, '>'])) as
+                | [string, [string, string[]][]][]
+                | null;
               const batch = reply?.[0]?.[1] ?? [];
               for (const [, fields] of batch) {
                 latencies.push(now() - Number(fields[3]));
@@ -251,7 +254,9 @@ export const scenario: Scenario<Params> = {
           let sum = 0;
           const watch = rssWatch(() => items / entries);
           for (;;) {
-            const reply = (await client.sendCommand(['XREADGROUP', 'GROUP', GROUP, 'c', 'COUNT', String(COUNT), 'STREAMS', STREAM, '>'])) as [string, [string, string[]][]][] | null;
+            const reply = (await client.sendCommand(['XREADGROUP', 'GROUP', GROUP, 'c', 'COUNT', String(COUNT), 'STREAMS', STREAM, '>'])) as
+              | [string, [string, string[]][]][]
+              | null;
             const batch = reply?.[0]?.[1] ?? [];
             if (batch.length === 0) break;
             for (const [, fields] of batch) {
@@ -287,7 +292,15 @@ export const scenario: Scenario<Params> = {
             const total = entries * seconds;
             const latencies: number[] = [];
             let sum = 0;
-            const source = redisSource({ client, stream: STREAM, group: GROUP, consumer: 'c', count: COUNT, block: 1000, decode: (fields: Record<string, string>) => fields });
+            const source = redisSource({
+              client,
+              stream: STREAM,
+              group: GROUP,
+              consumer: 'c',
+              count: COUNT,
+              block: 1000,
+              decode: (fields: Record<string, string>) => fields,
+            });
             const sink = new Writable({
               objectMode: true,
               write(value: unknown, _encoding, callback) {
@@ -300,7 +313,11 @@ export const scenario: Scenario<Params> = {
                 callback();
               },
             });
-            const done = pipeline(source, map((value: never) => value), sink);
+            const done = pipeline(
+              source,
+              map((value: never) => value),
+              sink,
+            );
             await produceTimed(client, entries, seconds);
             await until(() => source.acked === total);
             source.drain();

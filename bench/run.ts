@@ -116,7 +116,9 @@ interface TargetResult {
 
 // --help prints the top of the comment above, up to "How:".
 const HEADER = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-const USAGE = HEADER.slice(3, HEADER.indexOf('\n *\n * How:')).replace(/^ \* ?/gm, '').trim();
+const USAGE = HEADER.slice(3, HEADER.indexOf('\n *\n * How:'))
+  .replace(/^ \* ?/gm, '')
+  .trim();
 
 function parseOptions(argv: string[]): Options {
   const { values, positionals } = parseArgs({
@@ -284,7 +286,7 @@ function runProgram(file: string, args: string[], timeoutMs: number): Promise<Ou
 
 async function runVariant(childJs: string, scenarioName: string, variant: Variant<unknown>, kase: Case<unknown>, options: Options): Promise<Outcome> {
   if ('setup' in variant) return runChild(childJs, [scenarioName, variant.name, JSON.stringify(kase.params)], options.timeoutMs);
-  let program;
+  let program: ReturnType<typeof variant.command>;
   try {
     program = variant.command(kase.params, ROOT);
   } catch (err) {
@@ -342,11 +344,9 @@ function addRatios(variants: VariantResult[]): void {
 const fmtTime = (ms: number): string => (ms < 1000 ? `${ms.toPrecision(3)} ms` : `${(ms / 1000).toFixed(2)} s`);
 const fmtRange = (min: number, max: number): string =>
   max < 1000 ? `${min.toPrecision(3)}–${max.toPrecision(3)} ms` : `${(min / 1000).toFixed(2)}–${(max / 1000).toFixed(2)} s`;
-const fmtRate = (rate: number): string =>
-  rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M` : rate >= 1e3 ? `${(rate / 1e3).toFixed(1)} k` : rate.toFixed(0);
+const fmtRate = (rate: number): string => (rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M` : rate >= 1e3 ? `${(rate / 1e3).toFixed(1)} k` : rate.toFixed(0));
 const fmtMB = (mb: number): string => mb.toFixed(mb < 100 ? 1 : 0);
-const fmtBytes = (bytes: number): string =>
-  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const fmtBytes = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 function table(scenario: Scenario<unknown>, name: string, kase: CaseResult): string {
@@ -406,11 +406,21 @@ function checkTargets(name: string, scenario: Scenario<unknown>, cases: CaseResu
         const v = kase.variants.find((variant) => variant.name === target.variant);
         if ('vs' in target) {
           const { vs, atLeast } = target;
-          return judged(`${where} ≥ ${atLeast}x ${vs}`, v?.ratios?.[vs], (x) => `${x.toFixed(2)}x`, (x) => x >= atLeast);
+          return judged(
+            `${where} ≥ ${atLeast}x ${vs}`,
+            v?.ratios?.[vs],
+            (x) => `${x.toFixed(2)}x`,
+            (x) => x >= atLeast,
+          );
         }
         if ('rssUnderMB' in target) {
           const limit = target.rssUnderMB;
-          return judged(`${where} peak RSS < ${limit} MB`, v?.peakRssMB, (mb) => `${mb.toFixed(0)} MB`, (mb) => mb < limit);
+          return judged(
+            `${where} peak RSS < ${limit} MB`,
+            v?.peakRssMB,
+            (mb) => `${mb.toFixed(0)} MB`,
+            (mb) => mb < limit,
+          );
         }
         const [key, limit] = target.extraUnder;
         const column = scenario.columns?.find((c) => c.key === key);
@@ -554,12 +564,17 @@ async function benchmark(options: Options, tmp: string): Promise<number> {
 
   await mkdir(dirname(options.out), { recursive: true });
   const { names: _, out: __, timeoutMs, ...settings } = options;
-  await writeFile(options.out, `${JSON.stringify({ machine, options: { ...settings, timeoutSeconds: timeoutMs / 1000, seed: SEED }, scenarios: report }, null, 2)}\n`);
+  await writeFile(
+    options.out,
+    `${JSON.stringify({ machine, options: { ...settings, timeoutSeconds: timeoutMs / 1000, seed: SEED }, scenarios: report }, null, 2)}\n`,
+  );
   progress(`wrote ${options.out}`);
 
   if (failures.length === 0) return 0;
   const tolerated = options.allowMissing && failures.every((f) => f.missing);
-  progress(`${failures.length} run(s) failed${tolerated ? ' because dist/ lacks them (tolerated: --allow-missing)' : ''}:\n  ${failures.map((f) => f.where).join('\n  ')}`);
+  progress(
+    `${failures.length} run(s) failed${tolerated ? ' because dist/ lacks them (tolerated: --allow-missing)' : ''}:\n  ${failures.map((f) => f.where).join('\n  ')}`,
+  );
   return tolerated ? 0 : 1;
 }
 

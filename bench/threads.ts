@@ -172,7 +172,10 @@ export const scenario: Scenario<Params> = {
       async setup(params) {
         const first = Math.floor(params.items / 2);
         return async () => {
-          const halves = await Promise.all([half({ ...params, items: first, half: true }), half({ ...params, offset: params.offset + first, items: params.items - first, half: true })]);
+          const halves = await Promise.all([
+            half({ ...params, items: first, half: true }),
+            half({ ...params, offset: params.offset + first, items: params.items - first, half: true }),
+          ]);
           return {
             items: halves.reduce((n, h) => n + (h.items ?? 0), 0),
             check: halves.reduce((sum: number, h) => (sum + Number(h.check)) % P, 0),

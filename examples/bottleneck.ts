@@ -59,7 +59,9 @@ function print(title: string, report: StatsReport): void {
   console.log(`  ${'stage'.padEnd(22)}${'in'.padStart(8)}${'out'.padStart(8)}${'busy'.padStart(8)}${'starved'.padStart(8)}${'blocked'.padStart(8)}`);
   for (const s of report.stages) {
     const total = s.busyMs + s.starvedMs + s.blockedMs;
-    console.log(`  ${s.name.padEnd(22)}${String(s.itemsIn).padStart(8)}${String(s.itemsOut).padStart(8)}${pct(s.busyMs, total)}${pct(s.starvedMs, total)}${pct(s.blockedMs, total)}`);
+    console.log(
+      `  ${s.name.padEnd(22)}${String(s.itemsIn).padStart(8)}${String(s.itemsOut).padStart(8)}${pct(s.busyMs, total)}${pct(s.starvedMs, total)}${pct(s.blockedMs, total)}`,
+    );
   }
   console.log(`  bottleneck: ${report.bottleneck?.reason ?? 'none (no stage ran long enough to tell)'}`);
 }

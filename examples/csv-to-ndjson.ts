@@ -80,14 +80,14 @@ function parseRow(text: string): string[] | undefined {
 function rows(onBad: (err: BadRow) => void) {
   let pending: { text: string; line: number } | undefined;
   return through<Line, Row>(
-    function (line, _encoding, callback) {
+    (line, _encoding, callback) => {
       const text = pending === undefined ? line.text : `${pending.text}\n${line.text}`;
       const start = pending?.line ?? line.n;
       const fields = parseRow(text);
       pending = fields === undefined ? { text, line: start } : undefined;
       callback(null, fields === undefined ? undefined : { fields, line: start });
     },
-    function (callback) {
+    (callback) => {
       if (pending !== undefined) onBad(new BadRow(pending.line, 'a quoted field is never closed'));
       callback();
     },

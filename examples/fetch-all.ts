@@ -46,10 +46,13 @@ async function startServer(): Promise<{ base: string; close: () => Promise<void>
     const attempt = (tries.get(id) ?? 0) + 1;
     tries.set(id, attempt);
     if (id % 17 === 0) return; // never answers
-    const timer = setTimeout(() => {
-      if (id % 10 === 3 && attempt <= 2) res.writeHead(503).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, attempt }));
-    }, 10 + ((id * 37) % 50));
+    const timer = setTimeout(
+      () => {
+        if (id % 10 === 3 && attempt <= 2) res.writeHead(503).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, attempt }));
+      },
+      10 + ((id * 37) % 50),
+    );
     res.on('close', () => clearTimeout(timer)); // answered, or the client gave up
   });
   server.listen(0, '127.0.0.1');

@@ -275,16 +275,33 @@ function renderStamp(seconds: number): Buffer {
   const d = new Date(seconds * 1000);
   const two = (n: number): string => String(n).padStart(2, '0');
   return Buffer.from(
-    `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
-      `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`,
+    `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` + `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`,
   );
 }
 
 type Weighted<T> = ReadonlyArray<readonly [T, number]>;
 
-const METHODS: Weighted<string> = [['GET', 80], ['POST', 12], ['PUT', 3], ['DELETE', 2], ['HEAD', 2], ['OPTIONS', 1]];
+const METHODS: Weighted<string> = [
+  ['GET', 80],
+  ['POST', 12],
+  ['PUT', 3],
+  ['DELETE', 2],
+  ['HEAD', 2],
+  ['OPTIONS', 1],
+];
 const STATUSES: Weighted<number> = [
-  [200, 70], [304, 8], [404, 7], [301, 3], [302, 3], [206, 1], [400, 2], [401, 1.5], [403, 1], [500, 2], [502, 0.8], [503, 0.7],
+  [200, 70],
+  [304, 8],
+  [404, 7],
+  [301, 3],
+  [302, 3],
+  [206, 1],
+  [400, 2],
+  [401, 1.5],
+  [403, 1],
+  [500, 2],
+  [502, 0.8],
+  [503, 0.7],
 ];
 const USERS = ['alice', 'bob', 'carol', 'dave'];
 const USERS_NON_ASCII = ['jürgen', 'zoë', 'françois', 'søren', 'たろう'];
@@ -324,9 +341,16 @@ function renderLines(random: () => number, count: number, nonAscii: boolean): st
   const out: string[] = [];
   while (out.length < count) {
     // Where the non-ASCII goes, when it must go somewhere: path, user, referer or user agent.
-    const spot = nonAscii ? weighted<'path' | 'user' | 'referer' | 'agent'>([['path', 50], ['user', 10], ['referer', 10], ['agent', 30]]) : 'none';
+    const spot = nonAscii
+      ? weighted<'path' | 'user' | 'referer' | 'agent'>([
+          ['path', 50],
+          ['user', 10],
+          ['referer', 10],
+          ['agent', 30],
+        ])
+      : 'none';
     const word = (): string => (spot === 'path' ? pick(WORDS_NON_ASCII) : pick(WORDS));
-    const ip = pick(['203.0.113', '198.51.100', '192.0.2', `10.${int(256)}.${int(256)}`]) + `.${1 + int(254)}`;
+    const ip = `${pick(['203.0.113', '198.51.100', '192.0.2', `10.${int(256)}.${int(256)}`])}.${1 + int(254)}`;
     const user = spot === 'user' ? pick(USERS_NON_ASCII) : random() < 0.05 ? pick(USERS) : '-';
     const method = weighted(METHODS);
     const status = weighted(STATUSES);
@@ -344,15 +368,12 @@ function renderLines(random: () => number, count: number, nonAscii: boolean): st
       : [() => `/api/items/${id}`, () => `/api/items/${id}?x=${int(10)}`, () => `/api/users/${id}/orders`, () => '/', () => '/login', () => '/health'];
     const path = pick(spot === 'path' ? worded : [...worded, ...plain])();
     const protocol = random() < 0.8 ? 'HTTP/1.1' : 'HTTP/2.0';
-    const bytes =
-      status === 304 || method === 'HEAD' ? 0 : status >= 300 ? 150 + int(400) : Math.round(logNormal(isStatic ? 20_000 : 3_000, 1));
-    const referer =
-      spot === 'referer' ? `https://example.jp/検索?q=${pick(WORDS_NON_ASCII)}` : random() < 0.6 ? '-' : pick(REFERERS);
+    const bytes = status === 304 || method === 'HEAD' ? 0 : status >= 300 ? 150 + int(400) : Math.round(logNormal(isStatic ? 20_000 : 3_000, 1));
+    const referer = spot === 'referer' ? `https://example.jp/検索?q=${pick(WORDS_NON_ASCII)}` : random() < 0.6 ? '-' : pick(REFERERS);
     const agent = spot === 'agent' ? pick(AGENTS_NON_ASCII) : pick(AGENTS);
     const latency = Math.min(30, Math.max(0.0005, logNormal(isStatic ? 0.004 : 0.03, 1)));
     const line =
-      `${ip} - ${user} [10/Oct/2026:00:00:00 +0000] "${method} ${path} ${protocol}" ${status} ${bytes} ` +
-      `"${referer}" "${agent}" ${latency.toFixed(3)}\n`;
+      `${ip} - ${user} [10/Oct/2026:00:00:00 +0000] "${method} ${path} ${protocol}" ${status} ${bytes} ` + `"${referer}" "${agent}" ${latency.toFixed(3)}\n`;
     if (Buffer.byteLength(line) <= MAX_LINE) out.push(line);
   }
   return out;

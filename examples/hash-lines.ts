@@ -27,7 +27,9 @@ import { pipeline, split, threads } from '../lib/index.js';
 
 // --help prints the comment above, up to "The main thread".
 const HEADER = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-const USAGE = HEADER.slice(3, HEADER.indexOf('\n *\n * The main thread')).replace(/^ \* ?/gm, '').trim();
+const USAGE = HEADER.slice(3, HEADER.indexOf('\n *\n * The main thread'))
+  .replace(/^ \* ?/gm, '')
+  .trim();
 
 // The worker module beside this file: hash-lines.worker.ts when run through tsx (the worker threads
 // inherit its --import), hash-lines.worker.js once compiled.

@@ -79,7 +79,10 @@ class Stats {
     const n = (x: number): string => x.toLocaleString('en-US');
     const share = (x: number): string => `${((100 * x) / Math.max(1, this.requests)).toFixed(1)}%`;
     const rows = (map: Map<string | number, number>, limit: number): [string, number][] =>
-      [...map].sort((a, b) => b[1] - a[1] || String(a[0]).localeCompare(String(b[0]))).slice(0, limit).map(([k, v]) => [String(k), v]);
+      [...map]
+        .sort((a, b) => b[1] - a[1] || String(a[0]).localeCompare(String(b[0])))
+        .slice(0, limit)
+        .map(([k, v]) => [String(k), v]);
     const table = (title: string, data: [string, number][]): string => {
       const width = Math.max(title.length, ...data.map(([k]) => k.length));
       const counts = Math.max(8, ...data.map(([, v]) => n(v).length));
@@ -110,9 +113,14 @@ async function collect(sources: (() => Readable)[], stats: Stats, signal?: Abort
         return undefined; // all the work is done here: nothing travels down the pipeline
       },
     });
-    await pipeline(open(), lines, async (nothing: AsyncIterable<unknown>) => {
-      for await (const _ of nothing);
-    }, signal === undefined ? {} : { signal });
+    await pipeline(
+      open(),
+      lines,
+      async (nothing: AsyncIterable<unknown>) => {
+        for await (const _ of nothing);
+      },
+      signal === undefined ? {} : { signal },
+    );
   }
 }
 

@@ -34,7 +34,9 @@ import { redisSink, redisSource } from '../lib/redis/index.js';
 import { accessLogLines } from './gen-access-log.js';
 
 const HEADER = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-const USAGE = HEADER.slice(3, HEADER.indexOf('\n *\n * The examples')).replace(/^ \* ?/gm, '').trim();
+const USAGE = HEADER.slice(3, HEADER.indexOf('\n *\n * The examples'))
+  .replace(/^ \* ?/gm, '')
+  .trim();
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -168,7 +170,9 @@ async function groupState(url: string): Promise<{ pending: number; lag: number }
   await client.connect();
   try {
     const groups = (await client.sendCommand(['XINFO', 'GROUPS', stream])) as unknown[][];
-    const info = groups.map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, k) => [flat[2 * k], flat[2 * k + 1]]))).find((g) => g['name'] === group);
+    const info = groups
+      .map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, k) => [flat[2 * k], flat[2 * k + 1]])))
+      .find((g) => g['name'] === group);
     return { pending: Number(info?.['pending'] ?? 0), lag: info === undefined ? Infinity : Number(info['lag'] ?? Infinity) };
   } catch {
     return { pending: 0, lag: Infinity };
@@ -205,5 +209,7 @@ const url = values.url ?? 'redis://localhost:6379';
 if (role === 'producer') await produce(url, Number(values.lines));
 else if (role === 'worker') {
   const counts = await work(url);
-  console.log(values.json ? JSON.stringify(counts) : `${counts.consumer}: ${counts.lines} lines, ${counts.errors} 5xx, statuses ${JSON.stringify(counts.statuses)}`);
+  console.log(
+    values.json ? JSON.stringify(counts) : `${counts.consumer}: ${counts.lines} lines, ${counts.errors} 5xx, statuses ${JSON.stringify(counts.statuses)}`,
+  );
 } else await demo();

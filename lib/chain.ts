@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Composed } from './internal/compose.js';
 import { Engine, Many, type StageContext, type Step } from './internal/engine.js';
 import { bindSignal, poolOptions, stageOptions, type AdaptiveConcurrency, type StageOptions } from './internal/stage-options.js';
@@ -39,10 +39,7 @@ export type StageResult<O> =
   | PromiseLike<O | undefined | null | Many<O>>;
 
 /** One stage of a chain taking `I` and giving `O`: a function, a sluice stage or Node stream, or a Web TransformStream. */
-export type ChainStage<I, O> =
-  | ((item: I, ctx: StageContext) => StageResult<O>)
-  | TypedDuplex<I, O>
-  | TransformStream<I, O>;
+export type ChainStage<I, O> = ((item: I, ctx: StageContext) => StageResult<O>) | TypedDuplex<I, O> | TransformStream<I, O>;
 
 // A Readable may open a chain and a Writable close it; their items are not typed, so the stage next to
 // one is typed by its own annotation. Inferred as type parameters so that a Duplex, which is both, is
@@ -155,23 +152,49 @@ export function chain<A, B, C, D, E, F, R extends NodeJS.ReadableStream = never,
   options?: ChainOptions,
 ): TypedDuplex<A, F>;
 export function chain<A, B, C, D, E, F, G, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
-  stages: readonly [ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G> | Sink<W>],
+  stages: readonly [
+    ChainStage<A, B> | TypedReadable<B> | Source<R>,
+    ChainStage<B, C>,
+    ChainStage<C, D>,
+    ChainStage<D, E>,
+    ChainStage<E, F>,
+    ChainStage<F, G> | Sink<W>,
+  ],
   options?: ChainOptions,
 ): TypedDuplex<A, G>;
 export function chain<A, B, C, D, E, F, G, H, R extends NodeJS.ReadableStream = never, W extends NodeJS.WritableStream = never>(
   stages: readonly [
-    ChainStage<A, B> | TypedReadable<B> | Source<R>, ChainStage<B, C>, ChainStage<C, D>, ChainStage<D, E>, ChainStage<E, F>, ChainStage<F, G>, ChainStage<G, H> | Sink<W>,
+    ChainStage<A, B> | TypedReadable<B> | Source<R>,
+    ChainStage<B, C>,
+    ChainStage<C, D>,
+    ChainStage<D, E>,
+    ChainStage<E, F>,
+    ChainStage<F, G>,
+    ChainStage<G, H> | Sink<W>,
   ],
   options?: ChainOptions,
 ): TypedDuplex<A, H>;
 // Longer lists give a plain Duplex (the README's promise).
 export function chain(
-  stages: readonly [UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, UncheckedStage, ...UncheckedStage[]],
+  stages: readonly [
+    UncheckedStage,
+    UncheckedStage,
+    UncheckedStage,
+    UncheckedStage,
+    UncheckedStage,
+    UncheckedStage,
+    UncheckedStage,
+    UncheckedStage,
+    ...UncheckedStage[],
+  ],
   options?: ChainOptions,
 ): Duplex;
 // Arrays of unknown length: functions must take `unknown` here, so a short list whose stages do not fit
 // together stays a type error instead of falling through to this overload.
-export function chain(stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[], options?: ChainOptions): Duplex;
+export function chain(
+  stages: readonly (ChainStage<unknown, unknown> | Duplex | NodeJS.ReadableStream | NodeJS.WritableStream)[],
+  options?: ChainOptions,
+): Duplex;
 export function chain(stages: readonly unknown[], options?: ChainOptions): Duplex {
   if (!Array.isArray(stages)) check.invalid('chain()', 'stages', 'an array', stages);
   const given = check.options('chain()', options, 'options', [...check.STAGE_KEYS, 'concurrency', 'ordered', 'onError']);
@@ -184,7 +207,8 @@ export function chain(stages: readonly unknown[], options?: ChainOptions): Duple
     if (steps.length === 0) return;
     // Functions right after a split() run inside it, per line (see the doc).
     const before = streams[streams.length - 1];
-    if (!(before instanceof Engine && before.absorb(steps, pool))) streams.push(new Engine(steps, { ...inner, name: opts.name ?? `chain(${steps.map((step) => step.fn.name || 'fn').join(', ')})` }));
+    if (!(before instanceof Engine && before.absorb(steps, pool)))
+      streams.push(new Engine(steps, { ...inner, name: opts.name ?? `chain(${steps.map((step) => step.fn.name || 'fn').join(', ')})` }));
     steps = [];
   };
   stages.forEach((stage, i) => {

@@ -77,7 +77,11 @@ export class Distribute extends Duplex {
   #checkpoint(checkpoint: Checkpoint, callback: Callback): void {
     const blind = this.#workers.findIndex((worker) => !passesOn(worker));
     if (blind !== -1) {
-      callback(new TypeError(`distribute(): worker ${blind} (${this.#workers[blind]!.constructor.name}) does not pass checkpoints on; with a source that acknowledges its items, every worker must be a sluice stage`));
+      callback(
+        new TypeError(
+          `distribute(): worker ${blind} (${this.#workers[blind]!.constructor.name}) does not pass checkpoints on; with a source that acknowledges its items, every worker must be a sluice stage`,
+        ),
+      );
       return;
     }
     const group = { original: checkpoint, left: this.#workers.length };

@@ -58,6 +58,7 @@ export class SluiceError extends Error {
 
   /** `instanceof SluiceError` holds for every error sluice raises, `InvalidChunkError` (a `TypeError`) included. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass asked about (x instanceof TimeoutError), not SluiceError.
     if (this !== SluiceError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && Object.hasOwn(value, SLUICE);
   }
@@ -90,10 +91,7 @@ export class LineTooLongError extends SluiceError {
   readonly file?: string;
 
   constructor(pos: InputPosition, maxLength: number) {
-    super(
-      'ERR_SLUICE_LINE_TOO_LONG',
-      `${where(pos)} (byte offset ${pos.offset}) is longer than maxLength (${maxLength} bytes)`,
-    );
+    super('ERR_SLUICE_LINE_TOO_LONG', `${where(pos)} (byte offset ${pos.offset}) is longer than maxLength (${maxLength} bytes)`);
     this.line = pos.line;
     this.offset = pos.offset;
     this.maxLength = maxLength;
@@ -182,7 +180,8 @@ export class WorkerError extends SluiceError {
 
   constructor(thrown: ThrownInWorker, index: number | undefined) {
     const original = thrown.error;
-    const cause = original === undefined ? thrown.clone : Object.assign(new Error(original.message), { name: original.name, stack: original.stack, code: original.code });
+    const cause =
+      original === undefined ? thrown.clone : Object.assign(new Error(original.message), { name: original.name, stack: original.stack, code: original.code });
     super('ERR_SLUICE_WORKER', original?.message ?? `a worker thread threw ${describeCause(thrown.clone)}`, { cause });
     this.index = index;
     if (original?.stack !== undefined) this.stack = original.stack;

@@ -37,10 +37,7 @@ export interface FlatMapOptions extends StageOptions {}
  * assert.deepEqual(out, [2, 2, 3, 3, 3]);
  * ```
  */
-export function flatMap<I, O>(
-  fn: (item: I, ctx: StageContext) => Flattenable<O> | PromiseLike<Flattenable<O>>,
-  options?: FlatMapOptions,
-): TypedDuplex<I, O> {
+export function flatMap<I, O>(fn: (item: I, ctx: StageContext) => Flattenable<O> | PromiseLike<Flattenable<O>>, options?: FlatMapOptions): TypedDuplex<I, O> {
   check.func('flatMap()', 'fn', fn);
   const opts = { ...stageOptions('flatMap()', check.options('flatMap()', options, 'options', check.STAGE_KEYS)), plain: options === undefined };
   opts.name ??= fn.name || 'flatMap';

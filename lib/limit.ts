@@ -58,7 +58,7 @@ export function limit(concurrency: number): LimitFunction {
   const run = async <A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, ...args: A): Promise<T> => {
     check.func('limit()', 'fn', fn);
     calls++;
-    const release = semaphore.tryAcquire() ?? await semaphore.acquire();
+    const release = semaphore.tryAcquire() ?? (await semaphore.acquire());
     try {
       return await fn(...args);
     } finally {

@@ -49,7 +49,12 @@ export class Parallel<I = unknown, O = unknown> extends Engine implements TypedD
     const timeout = opts.timeout === undefined ? undefined : check.delay(WHERE, 'options.timeout', opts.timeout);
     // The counters exist once the engine does: retries are counted from then on (no call runs before).
     let counters: Counters | undefined;
-    const step = attempt(fn as StepFn, { timeout, backoff: backoff(WHERE, opts.retry), where: WHERE, onRetry: () => void (counters !== undefined && counters.retries++) });
+    const step = attempt(fn as StepFn, {
+      timeout,
+      backoff: backoff(WHERE, opts.retry),
+      where: WHERE,
+      onRetry: () => void (counters !== undefined && counters.retries++),
+    });
     super([{ kind: 'map', fn: step }], { ...stage, ...poolOptions(WHERE, opts, 8), name: stage.name ?? `parallel(${fn.name || 'fn'})` });
     counters = this.counters;
   }

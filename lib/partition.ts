@@ -43,7 +43,11 @@ class Sub {
   pending = 0;
   ending = false;
   idleSince = 0;
-  constructor(readonly key: unknown, readonly stream: Duplex, readonly written: () => void) {}
+  constructor(
+    readonly key: unknown,
+    readonly stream: Duplex,
+    readonly written: () => void,
+  ) {}
 }
 
 /**
@@ -226,7 +230,9 @@ export class Partition extends Duplex {
     const blind = subs.find((sub) => !passesOn(sub.stream));
     if (blind !== undefined) {
       const which = `the sub-pipeline for key ${check.describe(blind.key)} (${blind.stream.constructor.name})`;
-      callback(new TypeError(`${WHERE}: ${which} does not pass checkpoints on; with a source that acknowledges its items, every sub-pipeline must be a sluice stage`));
+      callback(
+        new TypeError(`${WHERE}: ${which} does not pass checkpoints on; with a source that acknowledges its items, every sub-pipeline must be a sluice stage`),
+      );
       return;
     }
     if (subs.length === 0) {
@@ -351,5 +357,10 @@ export function partition<I, O, K = unknown>(
   const concurrency = opts.concurrency === undefined ? 8 : check.integer(WHERE, 'options.concurrency', opts.concurrency, 1, true);
   const maxKeys = opts.maxKeys === undefined ? 1024 : check.integer(WHERE, 'options.maxKeys', opts.maxKeys, 1, true);
   const idleTimeout = opts.idleTimeout === undefined ? {} : { idleTimeout: check.delay(WHERE, 'options.idleTimeout', opts.idleTimeout) };
-  return new Partition(key as (item: unknown) => unknown, factory as (key: unknown) => unknown, { ...opts, ...idleTimeout, concurrency, maxKeys }) as TypedDuplex<I, O> & Partition;
+  return new Partition(key as (item: unknown) => unknown, factory as (key: unknown) => unknown, {
+    ...opts,
+    ...idleTimeout,
+    concurrency,
+    maxKeys,
+  }) as TypedDuplex<I, O> & Partition;
 }

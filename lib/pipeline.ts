@@ -145,4 +145,3 @@ export function pipeline(source: PipelineSource, ...rest: [...PipelineStage[], P
   const interval = options.statsInterval === undefined ? 1000 : check.delay(WHERE, 'options.statsInterval', options.statsInterval);
   return connect(stages, signal, timeout, onStats === undefined ? undefined : { onStats, interval });
 }
-

@@ -77,12 +77,23 @@ const UNUSED: StageContext = { signal: AbortSignal.abort(), index: 0 };
  * functions fused into it (`map`, or `chain([split(), …fns])`) run per line, sync or async, and
  * their errors name the line.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface merged below only narrows two inherited methods' types.
 export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk, T> {
   declare readonly [itemTypes]?: { in: (value: SplitChunk) => void; out: T };
   readonly #splitter: ByteSplitter | RegExpSplitter;
 
   constructor(options?: SplitOptions<T>) {
-    const opts = check.options(WHERE, options, 'options', [...check.STAGE_KEYS, 'separator', 'maxLength', 'skipOverflow', 'map', 'fatal', 'name', 'firstLine', 'firstOffset']);
+    const opts = check.options(WHERE, options, 'options', [
+      ...check.STAGE_KEYS,
+      'separator',
+      'maxLength',
+      'skipOverflow',
+      'map',
+      'fatal',
+      'name',
+      'firstLine',
+      'firstOffset',
+    ]);
     const stage = stageOptions(WHERE, opts);
     const { separator } = opts;
     const separatorMust = 'a non-empty string or a RegExp';
@@ -127,7 +138,11 @@ export class Split<T = string> extends Engine implements TypedDuplex<SplitChunk,
   }
 
   // Writable throws on a null chunk; route it to the callback like any other chunk it cannot take.
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), cb?: (error: Error | null | undefined) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    cb?: (error: Error | null | undefined) => void,
+  ): boolean {
     return super.write(chunk === null ? NULL_CHUNK : chunk, encoding as BufferEncoding, cb);
   }
 }
@@ -222,8 +237,15 @@ function positional<T>(args: readonly unknown[]): SplitOptions<T> | undefined {
   const options = rest[0] as SplitOptions<T> | undefined;
   if (separator === undefined && map === undefined) return options;
   const opts = check.options(WHERE, options);
-  for (const [name, value] of [['separator', separator], ['map', map]] as const) {
+  for (const [name, value] of [
+    ['separator', separator],
+    ['map', map],
+  ] as const) {
     if (value !== undefined && opts[name] !== undefined) throw new TypeError(`${WHERE}: the ${name} is given twice, as an argument and as options.${name}`);
   }
-  return { ...opts, ...(separator === undefined ? {} : { separator: separator as string | RegExp }), ...(map === undefined ? {} : { map: map as SplitOptions<T>['map'] }) } as SplitOptions<T>;
+  return {
+    ...opts,
+    ...(separator === undefined ? {} : { separator: separator as string | RegExp }),
+    ...(map === undefined ? {} : { map: map as SplitOptions<T>['map'] }),
+  } as SplitOptions<T>;
 }

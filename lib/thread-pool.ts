@@ -126,7 +126,8 @@ export class ThreadPool implements AsyncDisposable {
     const opts = check.options(where, options, 'options', ['threads', 'workerData', 'resourceLimits', 'terminateAfter']);
     this.#size = opts.threads === undefined ? Math.max(1, availableParallelism()) : check.integer(where, 'options.threads', opts.threads, 1);
     this.#workerData = opts.workerData;
-    this.#resourceLimits = opts.resourceLimits === undefined ? undefined : check.options(where, opts.resourceLimits, 'options.resourceLimits') as ResourceLimits;
+    this.#resourceLimits =
+      opts.resourceLimits === undefined ? undefined : (check.options(where, opts.resourceLimits, 'options.resourceLimits') as ResourceLimits);
     this.#terminateAfter = opts.terminateAfter === undefined ? 1000 : check.delay(where, 'options.terminateAfter', opts.terminateAfter, true);
   }
 
@@ -162,7 +163,10 @@ export class ThreadPool implements AsyncDisposable {
         reject(reason);
         thread.worker.postMessage({ type: 'abort', id, reason: cloneable(reason) });
         // Still busy with it after a while (a loop that never yields): the thread goes.
-        thread.stopping.set(id, setTimeout(() => void this.#terminate(thread, reason), this.#terminateAfter));
+        thread.stopping.set(
+          id,
+          setTimeout(() => void this.#terminate(thread, reason), this.#terminateAfter),
+        );
       };
       const timer = timeout === undefined ? undefined : setTimeout(() => stop(new TimeoutError('threads(): a batch', timeout)), timeout);
       const unwatch = this.#watch(signal, stop);
@@ -186,7 +190,15 @@ export class ThreadPool implements AsyncDisposable {
       if (job === undefined) this.#jobs.set(key, (job = this.#jobs.size));
       const known = thread.jobs.has(job);
       thread.jobs.add(job);
-      const message: Batch = { type: 'run', id, job, items: task.items, concurrency: task.concurrency, failFast: task.failFast, ...(known ? {} : { module: task.module, names: task.names }) };
+      const message: Batch = {
+        type: 'run',
+        id,
+        job,
+        items: task.items,
+        concurrency: task.concurrency,
+        failFast: task.failFast,
+        ...(known ? {} : { module: task.module, names: task.names }),
+      };
       thread.worker.postMessage(message, task.transfer);
     });
   }
@@ -274,7 +286,10 @@ export class ThreadPool implements AsyncDisposable {
       this.#remove(thread);
       for (const timer of thread.stopping.values()) clearTimeout(timer);
       thread.stopping.clear();
-      const error = new WorkerExitError(`threads(): a worker thread ${cause === undefined ? `exited with code ${code}` : `failed: ${cause instanceof Error ? cause.message : String(cause)}`}`, cause === undefined ? {} : { cause });
+      const error = new WorkerExitError(
+        `threads(): a worker thread ${cause === undefined ? `exited with code ${code}` : `failed: ${cause instanceof Error ? cause.message : String(cause)}`}`,
+        cause === undefined ? {} : { cause },
+      );
       if (thread.running.size === 0) this.#crash = error;
       for (const running of thread.running.values()) running.reject(error);
       thread.running.clear();

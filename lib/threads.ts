@@ -89,22 +89,34 @@ export class Threads<I = unknown, O = unknown> extends Engine implements TypedDu
     const { name: _exports, ...common } = opts;
     const stage = stageOptions(WHERE, common);
     const names = opts.name === undefined ? ['default'] : typeof opts.name === 'string' ? [opts.name] : [...opts.name];
-    if (names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) check.invalid(WHERE, 'options.name', 'an export name or a non-empty array of them', opts.name);
+    if (names.length === 0 || names.some((n) => typeof n !== 'string' || n === ''))
+      check.invalid(WHERE, 'options.name', 'an export name or a non-empty array of them', opts.name);
     if (opts.pool !== undefined) {
       if (!(opts.pool instanceof ThreadPool)) check.invalid(WHERE, 'options.pool', 'a ThreadPool (from threadPool())', opts.pool);
       for (const key of ['threads', 'workerData', 'resourceLimits'] as const) {
         if (opts[key] !== undefined) throw new TypeError(`${WHERE}: options.${key} belongs to the pool given as options.pool`);
       }
     }
-    const pool = opts.pool ?? new ThreadPool({ ...(opts.threads === undefined ? {} : { threads: opts.threads }), workerData: opts.workerData, ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }) });
+    const pool =
+      opts.pool ??
+      new ThreadPool({
+        ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+        workerData: opts.workerData,
+        ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }),
+      });
     const size = opts.batch === undefined ? 256 : check.integer(WHERE, 'options.batch', opts.batch, 1);
     const maxWait = opts.maxWait === undefined ? 10 : check.delay(WHERE, 'options.maxWait', opts.maxWait);
     const inFlight = opts.inFlight === undefined ? 2 : check.integer(WHERE, 'options.inFlight', opts.inFlight, 1);
     const concurrency = opts.concurrency === undefined ? 1 : check.integer(WHERE, 'options.concurrency', opts.concurrency, 1);
     const timeout = opts.timeout === undefined ? undefined : check.delay(WHERE, 'options.timeout', opts.timeout);
     const retry = backoff(WHERE, opts.retry);
-    const transfer = opts.transfer === undefined ? undefined : check.func<(item: unknown) => readonly TransferListItem[]>(WHERE, 'options.transfer', opts.transfer);
-    const { ordered, onError } = poolOptions(WHERE, { ...(opts.ordered === undefined ? {} : { ordered: opts.ordered }), ...(opts.onError === undefined ? {} : { onError: opts.onError }) }, 1);
+    const transfer =
+      opts.transfer === undefined ? undefined : check.func<(item: unknown) => readonly TransferListItem[]>(WHERE, 'options.transfer', opts.transfer);
+    const { ordered, onError } = poolOptions(
+      WHERE,
+      { ...(opts.ordered === undefined ? {} : { ordered: opts.ordered }), ...(opts.onError === undefined ? {} : { onError: opts.onError }) },
+      1,
+    );
     const failed = { skipped: 0 };
     const send: Send = { pool, url, names, concurrency, failFast: onError === 'fail' && retry.retries === 0, timeout, transfer };
     let next = 0;

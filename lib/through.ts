@@ -15,9 +15,16 @@ export type AsyncTransform<I, O> = (this: Transform, chunk: I, encoding: BufferE
 // One signature rather than a union of the two forms: TypeScript types the parameters and `this` of
 // an inline function only from a single signature.
 /** through2's classic flush, or an async one whose resolved value is pushed. */
+// biome-ignore lint/suspicious/noConfusingVoidType: the classic form returns nothing; `undefined` would refuse a function typed as returning void.
 export type FlushFunction<O> = (this: Transform, callback: (error?: Error | null, data?: O) => void) => void | PromiseLike<O | undefined>;
 /** Either form of the per-item function, as {@link through} takes it. */
-type TransformFunction<I, O> = (this: Transform, chunk: I, encoding: BufferEncoding, callback: (error?: Error | null, data?: O) => void) => void | PromiseLike<O | undefined>;
+type TransformFunction<I, O> = (
+  this: Transform,
+  chunk: I,
+  encoding: BufferEncoding,
+  callback: (error?: Error | null, data?: O) => void,
+  // biome-ignore lint/suspicious/noConfusingVoidType: as FlushFunction's.
+) => void | PromiseLike<O | undefined>;
 
 const WHERE = 'through()';
 const AsyncFunction = (async () => {}).constructor;
@@ -26,7 +33,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-function isAsync(fn: Function): boolean {
+function isAsync(fn: unknown): boolean {
   return fn instanceof AsyncFunction;
 }
 
@@ -75,7 +82,10 @@ export class Through<I = unknown, O = I> extends Transform implements TypedDuple
 }
 
 /** `_transform` for the user's function: items unchanged without one. */
-function transformItem<I, O>(transform: TransformFunction<I, O> | undefined, fail: (error: unknown) => void): (this: Transform, chunk: unknown, encoding: BufferEncoding, callback: TransformCallback) => void {
+function transformItem<I, O>(
+  transform: TransformFunction<I, O> | undefined,
+  fail: (error: unknown) => void,
+): (this: Transform, chunk: unknown, encoding: BufferEncoding, callback: TransformCallback) => void {
   if (transform === undefined) return (chunk, _enc, callback) => callback(null, chunk);
   if (isAsync(transform)) {
     const fn = transform as AsyncTransform<I, O>;
@@ -158,10 +168,6 @@ function flushFunction<O>(flush: FlushFunction<O>, fail: (error: unknown) => voi
  * assert.deepEqual(await toArray([1, 2], t), [10, 20, -1]);
  * ```
  */
-export function through<I, O = I>(
-  transform?: TransformFunction<I, O>,
-  flush?: FlushFunction<O>,
-  options?: ThroughOptions,
-): TypedDuplex<I, O> & Transform {
+export function through<I, O = I>(transform?: TransformFunction<I, O>, flush?: FlushFunction<O>, options?: ThroughOptions): TypedDuplex<I, O> & Transform {
   return new Through<I, O>(transform, flush, options);
 }

@@ -46,9 +46,19 @@ t.test('Limiter follows a capacity that drops mid-run', async (t) => {
 
 t.test('Limiter cuts the limit by a quarter after a window with a failure, never below min', async (t) => {
   const limiter = new Limiter({ min: 3, max: 100, initial: 40 });
-  drive(limiter, 40, () => 10, () => true);
+  drive(
+    limiter,
+    40,
+    () => 10,
+    () => true,
+  );
   t.equal(limiter.limit, 30);
-  drive(limiter, 1000, () => 10, () => true);
+  drive(
+    limiter,
+    1000,
+    () => 10,
+    () => true,
+  );
   t.equal(limiter.limit, 3);
 });
 
@@ -147,7 +157,11 @@ t.test("parallel({ concurrency: 'auto' }) finds room in a real HTTP service and 
   const out = await toArray(items, stage);
   t.same(out, items, 'every item, in order');
   await new Promise((resolve) => setImmediate(resolve));
-  t.same(warnings.map((w) => w.name), [], "fetch() keeping its listeners on the calls' one signal until GC is not a leak warning");
+  t.same(
+    warnings.map((w) => w.name),
+    [],
+    "fetch() keeping its listeners on the calls' one signal until GC is not a leak warning",
+  );
   t.ok(Math.max(...limits) >= 8, `the limit grew from 4 while the service had room (peak ${Math.max(...limits)})`);
   // Past 48 inside, the service refuses; a refusal cuts the limit, so it cannot climb far beyond.
   t.ok(Math.max(...limits) <= 3 * 16 + 8, `the limit stayed near what the service takes (peak ${Math.max(...limits)}, ${svc.rejected} refused)`);
@@ -191,7 +205,13 @@ t.test("concurrency: 'auto' shrinks the limit while calls fail (onError: 'skip')
     },
     { concurrency: { min: 1, max: 32, initial: 16 }, onError: 'skip' },
   );
-  t.same(await toArray(Array.from({ length: 200 }, (_, i) => i), stage), []);
+  t.same(
+    await toArray(
+      Array.from({ length: 200 }, (_, i) => i),
+      stage,
+    ),
+    [],
+  );
   t.ok(stage.concurrency < 16, `a window with a failure cuts the limit: 16 → ${stage.concurrency}`);
 });
 

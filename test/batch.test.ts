@@ -10,45 +10,54 @@ import { stageContract } from './fixtures/contract.js';
 
 async function collect<T>(source: Iterable<T> | AsyncIterable<T>, stage: ReturnType<typeof batch<T>>): Promise<T[][]> {
   const out: T[][] = [];
-  await pipeline(Readable.from(source), stage, new Writable({
-    objectMode: true,
-    write(b: T[], _enc, callback) {
-      out.push(b);
-      callback();
-    },
-  }));
+  await pipeline(
+    Readable.from(source),
+    stage,
+    new Writable({
+      objectMode: true,
+      write(b: T[], _enc, callback) {
+        out.push(b);
+        callback();
+      },
+    }),
+  );
   return out;
 }
 
 const item = fc.oneof(fc.integer(), fc.string(), fc.record({ id: fc.nat() }));
 
 t.test('batch() then flatten returns the input, in full batches but the last (property)', async () => {
-  await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 10 }), fc.array(item, { maxLength: 60 }), async (size, input) => {
-    const batches = await collect(input, batch(size));
-    if (JSON.stringify(batches.flat()) !== JSON.stringify(input)) throw new Error('flatten differs from the input');
-    batches.forEach((b, i) => {
-      const last = i === batches.length - 1;
-      if (last ? b.length < 1 || b.length > size : b.length !== size) throw new Error(`batch ${i} has ${b.length} items`);
-    });
-  }));
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 10 }), fc.array(item, { maxLength: 60 }), async (size, input) => {
+      const batches = await collect(input, batch(size));
+      if (JSON.stringify(batches.flat()) !== JSON.stringify(input)) throw new Error('flatten differs from the input');
+      batches.forEach((b, i) => {
+        const last = i === batches.length - 1;
+        if (last ? b.length < 1 || b.length > size : b.length !== size) throw new Error(`batch ${i} has ${b.length} items`);
+      });
+    }),
+  );
 });
 
 t.test('batch() with maxWait and a bursty source returns the input in batches of 1..size (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.integer({ min: 1, max: 6 }),
-    fc.array(fc.tuple(fc.nat(), fc.option(fc.integer({ min: 1, max: 15 }), { freq: 2 })), { maxLength: 25 }),
-    async (size, steps) => {
-      async function* source(): AsyncGenerator<number> {
-        for (const [value, pause] of steps) {
-          if (pause !== null) await sleep(pause);
-          yield value;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.tuple(fc.nat(), fc.option(fc.integer({ min: 1, max: 15 }), { freq: 2 })), { maxLength: 25 }),
+      async (size, steps) => {
+        async function* source(): AsyncGenerator<number> {
+          for (const [value, pause] of steps) {
+            if (pause !== null) await sleep(pause);
+            yield value;
+          }
         }
-      }
-      const batches = await collect(source(), batch<number>(size, { maxWait: 5 }));
-      if (batches.flat().join() !== steps.map(([v]) => v).join()) throw new Error('flatten differs from the input');
-      if (batches.some((b) => b.length < 1 || b.length > size)) throw new Error(`bad batch sizes ${batches.map((b) => b.length).join()}`);
-    },
-  ), { numRuns: 25 });
+        const batches = await collect(source(), batch<number>(size, { maxWait: 5 }));
+        if (batches.flat().join() !== steps.map(([v]) => v).join()) throw new Error('flatten differs from the input');
+        if (batches.some((b) => b.length < 1 || b.length > size)) throw new Error(`bad batch sizes ${batches.map((b) => b.length).join()}`);
+      },
+    ),
+    { numRuns: 25 },
+  );
 });
 
 t.test('batch() emits the partial batch at the end, and nothing for an empty input', async (t) => {
@@ -100,7 +109,13 @@ t.test('batch() is destroyed with the signal reason unchanged on abort', async (
   }
   const reason = { why: 'stop' };
   setTimeout(() => controller.abort(reason), 20);
-  t.equal(await collect(endless(), stage).then(() => undefined, (e: unknown) => e), reason);
+  t.equal(
+    await collect(endless(), stage).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    reason,
+  );
   await check.verify();
 });
 
@@ -154,7 +169,10 @@ t.test('batch() validates its arguments', async (t) => {
 });
 
 t.test('batch() refuses a maxWait of 2^31 ms or more, which setTimeout would fire after 1 ms', async (t) => {
-  t.throws(() => batch(3, { maxWait: 2 ** 31 }), new RangeError('batch(): options.maxWait must be a number of milliseconds > 0 and <= 2147483647, got 2147483648 (number)'));
+  t.throws(
+    () => batch(3, { maxWait: 2 ** 31 }),
+    new RangeError('batch(): options.maxWait must be a number of milliseconds > 0 and <= 2147483647, got 2147483648 (number)'),
+  );
   t.throws(() => batch(3, { maxWait: 2 ** 40 }), RangeError);
   batch(3, { maxWait: 2 ** 31 - 1 }).destroy();
 });

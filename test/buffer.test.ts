@@ -25,33 +25,47 @@ function write(stage: Writable, item: unknown): { done: boolean } {
 }
 
 t.test('buffer() with "block" passes every item on in order and drops nothing, whatever the pace (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.integer(), { maxLength: 60 }),
-    fc.integer({ min: 1, max: 8 }),
-    fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
-    async (input, size, pauses) => {
-      const stage = buffer<number>(size);
-      let i = 0;
-      // The consumer waits a turn of the event loop on some items, so the buffer fills and empties.
-      const out = await toArray(input, stage, map(async (n: number) => {
-        if (pauses[i++ % pauses.length]) await tick();
-        return n;
-      }));
-      if (out.join() !== input.join()) throw new Error(`got ${out.join()}, expected ${input.join()}`);
-      if (stage.dropped !== 0) throw new Error(`dropped ${stage.dropped}`);
-    },
-  ), { numRuns: 60 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer(), { maxLength: 60 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+      async (input, size, pauses) => {
+        const stage = buffer<number>(size);
+        let i = 0;
+        // The consumer waits a turn of the event loop on some items, so the buffer fills and empties.
+        const out = await toArray(
+          input,
+          stage,
+          map(async (n: number) => {
+            if (pauses[i++ % pauses.length]) await tick();
+            return n;
+          }),
+        );
+        if (out.join() !== input.join()) throw new Error(`got ${out.join()}, expected ${input.join()}`);
+        if (stage.dropped !== 0) throw new Error(`dropped ${stage.dropped}`);
+      },
+    ),
+    { numRuns: 60 },
+  );
 });
 
 t.test('buffer() with "block" holds size items, then holds the writer back until the consumer reads', async (t) => {
   const stage = buffer<number>(3);
   const writes = range(5).map((n) => write(stage, n));
   await tick();
-  t.same(writes.map((w) => w.done), [true, true, false, false, false], 'the write that filled it waits, and so do the ones after it');
+  t.same(
+    writes.map((w) => w.done),
+    [true, true, false, false, false],
+    'the write that filled it waits, and so do the ones after it',
+  );
   t.equal(stage.writableNeedDrain, true, 'upstream is told to wait');
   t.equal(stage.read(), 0);
   await tick();
-  t.same(writes.map((w) => w.done), [true, true, true, false, false]);
+  t.same(
+    writes.map((w) => w.done),
+    [true, true, true, false, false],
+  );
   stage.end();
   t.same(await toArray(stage), [1, 2, 3, 4]);
 });
@@ -65,7 +79,11 @@ const CHECKPOINT = 2;
  * at most `size` items are held, that upstream was never told to wait and that `dropped` counts what
  * onDrop got; then reads the rest. Returns the items (checkpoints aside).
  */
-async function run(size: number, overflow: 'drop-oldest' | 'drop-newest', steps: readonly number[]): Promise<{ input: number[]; out: unknown[]; dropped: unknown[] }> {
+async function run(
+  size: number,
+  overflow: 'drop-oldest' | 'drop-newest',
+  steps: readonly number[],
+): Promise<{ input: number[]; out: unknown[]; dropped: unknown[] }> {
   const dropped: unknown[] = [];
   const stage = buffer<unknown>(size, { overflow, onDrop: (n) => dropped.push(n) });
   const input: number[] = [];
@@ -91,15 +109,18 @@ async function run(size: number, overflow: 'drop-oldest' | 'drop-newest', steps:
 for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
   t.test(`buffer() with "${overflow}" conserves items, holds at most size and never pauses upstream (property)`, async () => {
     const steps = fc.array(fc.constantFrom(WRITE, WRITE, READ, CHECKPOINT), { maxLength: 80 });
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 6 }), steps, async (size, steps) => {
-      const { input, out, dropped } = await run(size, overflow, steps);
-      if (out.length + dropped.length !== input.length) throw new Error(`${input.length} in, ${out.length} out, ${dropped.length} dropped`);
-      if (!subsequence(out, input)) throw new Error(`out of order: ${out.join()}`);
-      if (!subsequence(dropped, input)) throw new Error(`dropped out of order: ${dropped.join()}`);
-      if (overflow === 'drop-oldest' && input.length > 0 && out[out.length - 1] !== input[input.length - 1]) {
-        throw new Error(`the last item was dropped: ${out.join()}`);
-      }
-    }), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), steps, async (size, steps) => {
+        const { input, out, dropped } = await run(size, overflow, steps);
+        if (out.length + dropped.length !== input.length) throw new Error(`${input.length} in, ${out.length} out, ${dropped.length} dropped`);
+        if (!subsequence(out, input)) throw new Error(`out of order: ${out.join()}`);
+        if (!subsequence(dropped, input)) throw new Error(`dropped out of order: ${dropped.join()}`);
+        if (overflow === 'drop-oldest' && input.length > 0 && out[out.length - 1] !== input[input.length - 1]) {
+          throw new Error(`the last item was dropped: ${out.join()}`);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 }
 
@@ -149,26 +170,29 @@ t.test('buffer() with a dropping policy reads all of upstream behind a stalled c
 });
 
 t.test('buffer() with "error" fails exactly when an item arrives while size items are held (property)', async () => {
-  await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.boolean(), { maxLength: 40 }), async (size, steps) => {
-    const stage = buffer<number>(size, { overflow: 'error' });
-    const failed = new Promise<unknown>((resolve) => stage.once('error', resolve));
-    let held = 0;
-    for (const isWrite of steps) {
-      if (!isWrite) {
-        if (stage.read() !== null) held--;
-        continue;
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.boolean(), { maxLength: 40 }), async (size, steps) => {
+      const stage = buffer<number>(size, { overflow: 'error' });
+      const failed = new Promise<unknown>((resolve) => stage.once('error', resolve));
+      let held = 0;
+      for (const isWrite of steps) {
+        if (!isWrite) {
+          if (stage.read() !== null) held--;
+          continue;
+        }
+        const overflows = held - stage.readableLength === size;
+        stage.write(held++);
+        if (!overflows) continue;
+        const err = await failed;
+        if (!(err instanceof BufferOverflowError) || err.size !== size) throw new Error(`failed with ${String(err)}`);
+        return;
       }
-      const overflows = held - stage.readableLength === size;
-      stage.write(held++);
-      if (!overflows) continue;
-      const err = await failed;
-      if (!(err instanceof BufferOverflowError) || err.size !== size) throw new Error(`failed with ${String(err)}`);
-      return;
-    }
-    await tick();
-    if (stage.destroyed) throw new Error(`failed with ${held} held, size ${size}`);
-    stage.destroy();
-  }), { numRuns: 150 });
+      await tick();
+      if (stage.destroyed) throw new Error(`failed with ${held} held, size ${size}`);
+      stage.destroy();
+    }),
+    { numRuns: 150 },
+  );
 });
 
 t.test('buffer() with "error" rejects the pipeline with a BufferOverflowError naming the size', async (t) => {
@@ -180,7 +204,12 @@ t.test('buffer() with "error" rejects the pipeline with a BufferOverflowError na
 
 t.test('buffer() fails with the very value onDrop throws', async (t) => {
   for (const value of [new Error('no room'), undefined, 0]) {
-    const stage = buffer<number>(1, { overflow: 'drop-newest', onDrop: () => { throw value; } });
+    const stage = buffer<number>(1, {
+      overflow: 'drop-newest',
+      onDrop: () => {
+        throw value;
+      },
+    });
     const err = await rejection(pipeline([1, 2, 3], stage));
     t.ok(Object.is(err, value), `rejected with ${String(err)}`);
   }
@@ -188,43 +217,48 @@ t.test('buffer() fails with the very value onDrop throws', async (t) => {
 
 t.test('buffer() passes checkpoints on in order and never drops them, whatever the policy and pace (property)', async (t) => {
   t.equal((buffer(1) as unknown as Record<symbol, boolean>)[passesCheckpoints], true);
-  await fc.assert(fc.asyncProperty(
-    fc.constantFrom<BufferOverflow>('block', 'drop-oldest', 'drop-newest'),
-    fc.integer({ min: 1, max: 4 }),
-    fc.integer({ min: 0, max: 30 }),
-    // How many checkpoints follow each item (cycled): none, one, or several in a row.
-    fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 6 }),
-    fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }),
-    async (overflow, size, n, marks, pauses) => {
-      const seen: number[] = [];
-      const resolved: number[] = [];
-      const expected: number[] = [];
-      const input: unknown[] = [];
-      for (let i = 0; i < n; i++) {
-        input.push(i);
-        const before = i + 1;
-        for (let k = 0; k < marks[i % marks.length]!; k++) {
-          expected.push(before);
-          // Resolved as soon as it comes out (below): no item written after it may have come out yet.
-          input.push(new Checkpoint(() => {
-            if (seen.some((item) => item >= before)) throw new Error(`the checkpoint after ${before} items came out after a later item`);
-            resolved.push(before);
-          }));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom<BufferOverflow>('block', 'drop-oldest', 'drop-newest'),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 0, max: 30 }),
+      // How many checkpoints follow each item (cycled): none, one, or several in a row.
+      fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }),
+      async (overflow, size, n, marks, pauses) => {
+        const seen: number[] = [];
+        const resolved: number[] = [];
+        const expected: number[] = [];
+        const input: unknown[] = [];
+        for (let i = 0; i < n; i++) {
+          input.push(i);
+          const before = i + 1;
+          for (let k = 0; k < marks[i % marks.length]!; k++) {
+            expected.push(before);
+            // Resolved as soon as it comes out (below): no item written after it may have come out yet.
+            input.push(
+              new Checkpoint(() => {
+                if (seen.some((item) => item >= before)) throw new Error(`the checkpoint after ${before} items came out after a later item`);
+                resolved.push(before);
+              }),
+            );
+          }
         }
-      }
-      const stage = buffer(size, { overflow });
-      let i = 0;
-      await pipeline(Readable.from(input), stage, async (items: AsyncIterable<unknown>) => {
-        for await (const x of items) {
-          if (isCheckpoint(x)) x.resolve();
-          else seen.push(x as number);
-          if (pauses[i++ % pauses.length]) await tick();
-        }
-      });
-      if (resolved.join() !== expected.join()) throw new Error(`resolved ${resolved.join()}, expected ${expected.join()}`);
-      if (overflow === 'block' && seen.join() !== range(n).join()) throw new Error(`items ${seen.join()}`);
-    },
-  ), { numRuns: 150 });
+        const stage = buffer(size, { overflow });
+        let i = 0;
+        await pipeline(Readable.from(input), stage, async (items: AsyncIterable<unknown>) => {
+          for await (const x of items) {
+            if (isCheckpoint(x)) x.resolve();
+            else seen.push(x as number);
+            if (pauses[i++ % pauses.length]) await tick();
+          }
+        });
+        if (resolved.join() !== expected.join()) throw new Error(`resolved ${resolved.join()}, expected ${expected.join()}`);
+        if (overflow === 'block' && seen.join() !== range(n).join()) throw new Error(`items ${seen.join()}`);
+      },
+    ),
+    { numRuns: 150 },
+  );
 });
 
 t.test('buffer() fuses checkpoints that meet once the items between them are dropped, so they stay bounded', async (t) => {
@@ -314,8 +348,14 @@ t.test('buffer() refuses bad and unknown options, naming them', async (t) => {
   });
   t.throws(() => buffer(1, { onDrop: 1 as never }), { name: 'TypeError', message: 'buffer(): options.onDrop must be a function, got 1 (number)' });
   t.throws(() => buffer(1, { signal: {} as never }), { name: 'TypeError', message: 'buffer(): options.signal must be an AbortSignal, got Object (object)' });
-  t.throws(() => buffer(1, { overflw: 'error' } as never), { name: 'TypeError', message: 'buffer(): options.overflw is not an option (did you mean "overflow"?)' });
-  t.throws(() => buffer(1, { highWaterMark: 4 } as never), { name: 'TypeError', message: /^buffer\(\): options\.highWaterMark is not an option; the options are overflow, onDrop, signal, name$/ });
+  t.throws(() => buffer(1, { overflw: 'error' } as never), {
+    name: 'TypeError',
+    message: 'buffer(): options.overflw is not an option (did you mean "overflow"?)',
+  });
+  t.throws(() => buffer(1, { highWaterMark: 4 } as never), {
+    name: 'TypeError',
+    message: /^buffer\(\): options\.highWaterMark is not an option; the options are overflow, onDrop, signal, name$/,
+  });
   t.throws(() => buffer(1, { name: 1 as never }), { name: 'TypeError', message: 'buffer(): options.name must be a string, got 1 (number)' });
   t.throws(() => buffer(1, null as never), { name: 'TypeError', message: 'buffer(): options must be an object, got null' });
 });

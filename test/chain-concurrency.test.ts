@@ -32,36 +32,52 @@ t.test('chain() keeps a map() with options of its own as a stream of its own', a
 t.test('chain() with concurrency runs up to that many items at once', async (t) => {
   let running = 0;
   let most = 0;
-  const c = chain([async (n: number) => {
-    most = Math.max(most, ++running);
-    await sleep(2);
-    running--;
-    return n;
-  }], { concurrency: 4 });
+  const c = chain(
+    [
+      async (n: number) => {
+        most = Math.max(most, ++running);
+        await sleep(2);
+        running--;
+        return n;
+      },
+    ],
+    { concurrency: 4 },
+  );
   t.same(await toArray(range(20), c), range(20));
   t.equal(most, 4);
 });
 
 t.test('chain() with concurrency keeps the input order, generators included', async (t) => {
-  const c = chain([
-    async (n: number) => {
-      await sleep((5 - n) % 3);
-      return n;
-    },
-    function* (n: number) {
-      yield n;
-      yield n + 0.5;
-    },
-  ], { concurrency: 3 });
-  t.same(await toArray(range(6), c), range(6).flatMap((n) => [n, n + 0.5]));
+  const c = chain(
+    [
+      async (n: number) => {
+        await sleep((5 - n) % 3);
+        return n;
+      },
+      function* (n: number) {
+        yield n;
+        yield n + 0.5;
+      },
+    ],
+    { concurrency: 3 },
+  );
+  t.same(
+    await toArray(range(6), c),
+    range(6).flatMap((n) => [n, n + 0.5]),
+  );
 });
 
 t.test('chain() with ordered: false passes results on as they finish', async (t) => {
   const slow = deferred();
-  const c = chain([async (n: number) => {
-    if (n === 0) await slow.promise;
-    return n;
-  }], { concurrency: 2, ordered: false });
+  const c = chain(
+    [
+      async (n: number) => {
+        if (n === 0) await slow.promise;
+        return n;
+      },
+    ],
+    { concurrency: 2, ordered: false },
+  );
   const out = toArray([0, 1, 2, 3], c);
   await turns(10);
   slow.resolve();
@@ -73,11 +89,16 @@ t.test('chain() with ordered: false passes results on as they finish', async (t)
 t.test('chain() with concurrency holds at most concurrency results back while waiting for a slow head', async (t) => {
   const head = deferred();
   let started = 0;
-  const c = chain([async (n: number) => {
-    started++;
-    if (n === 0) await head.promise;
-    return n;
-  }], { concurrency: 4 });
+  const c = chain(
+    [
+      async (n: number) => {
+        started++;
+        if (n === 0) await head.promise;
+        return n;
+      },
+    ],
+    { concurrency: 4 },
+  );
   const out = toArray(range(30), c);
   await turns(10);
   t.equal(started, 4);
@@ -87,7 +108,7 @@ t.test('chain() with concurrency holds at most concurrency results back while wa
 
 t.test('chain() with concurrency pauses a generator while nobody reads', async (t) => {
   const state = sourceState();
-  const c = chain([(n: number) => counted(1e6, state), (n: number) => n], { concurrency: 2, highWaterMark: 4 });
+  const c = chain([(_n: number) => counted(1e6, state), (n: number) => n], { concurrency: 2, highWaterMark: 4 });
   c.write(1);
   c.write(2);
   await turns(10);
@@ -107,41 +128,57 @@ t.test('chain() with concurrency keeps items in flight bounded between a fast pr
 });
 
 t.test("chain() onError: 'skip' drops the items whose function failed and counts them", async (t) => {
-  const c = chain([(n: number) => {
-    if (n % 3 === 0) throw new Error(`no ${n}`);
-    return n;
-  }, async (n: number) => {
-    if (n === 4) throw new Error('no 4');
-    return n;
-  }], { onError: 'skip' });
+  const c = chain(
+    [
+      (n: number) => {
+        if (n % 3 === 0) throw new Error(`no ${n}`);
+        return n;
+      },
+      async (n: number) => {
+        if (n === 4) throw new Error('no 4');
+        return n;
+      },
+    ],
+    { onError: 'skip' },
+  );
   t.same(await toArray(range(8), c), [1, 2, 5, 7]);
   t.equal((c as unknown as { skipped: number }).skipped, 4);
 });
 
 t.test('chain() onError as a function passes on its return value instead', async (t) => {
   const seen: unknown[] = [];
-  const c = chain([(n: number) => {
-    if (n === 1) throw new Error('one');
-    return n;
-  }], {
-    onError: (error, item) => {
-      seen.push([(error as Error).message, item]);
-      return -1;
+  const c = chain(
+    [
+      (n: number) => {
+        if (n === 1) throw new Error('one');
+        return n;
+      },
+    ],
+    {
+      onError: (error, item) => {
+        seen.push([(error as Error).message, item]);
+        return -1;
+      },
     },
-  });
+  );
   t.same(await toArray([0, 1, 2], c), [0, -1, 2]);
   t.same(seen, [['one', 1]]);
 });
 
 t.test('chain() fails with the error an onError function throws', async (t) => {
   const again = new Error('again');
-  const c = chain([() => {
-    throw new Error('first');
-  }], {
-    onError: () => {
-      throw again;
+  const c = chain(
+    [
+      () => {
+        throw new Error('first');
+      },
+    ],
+    {
+      onError: () => {
+        throw again;
+      },
     },
-  });
+  );
   t.equal(await rejection(toArray([1], c)), again);
 });
 
@@ -149,12 +186,17 @@ t.test('chain() with concurrency aborts every in-flight call when one fails, and
   const check = leakCheck();
   const boom = new Error('boom');
   const signals: AbortSignal[] = [];
-  const c = chain([async (n: number, { signal }) => {
-    signals.push(signal);
-    if (n === 3) throw boom;
-    await sleep(10_000, undefined, { signal });
-    return n;
-  }], { concurrency: 4 });
+  const c = chain(
+    [
+      async (n: number, { signal }) => {
+        signals.push(signal);
+        if (n === 3) throw boom;
+        await sleep(10_000, undefined, { signal });
+        return n;
+      },
+    ],
+    { concurrency: 4 },
+  );
   t.equal(await rejection(toArray(range(10), c)), boom);
   t.ok(signals.length >= 4 && signals.every((s) => s.aborted));
   await check.verify();
@@ -174,21 +216,26 @@ t.test('chain() with concurrency equals the sequential chain (ordered) or a perm
       fc.boolean(),
       fc.integer({ min: 0, max: 4 }),
       async (input, concurrency, ordered, highWaterMark) => {
-        const fns = () => [
-          async (n: number) => {
-            if (n % 4 === 0) await tick();
-            return n % 5 === 0 ? undefined : n;
-          },
-          (n: number) => (n % 3 === 0 ? many([n, n + 100]) : n),
-          function* (n: number) {
-            yield n;
-            if (n % 2 === 0) yield -n;
-          },
-        ] as const;
+        const fns = () =>
+          [
+            async (n: number) => {
+              if (n % 4 === 0) await tick();
+              return n % 5 === 0 ? undefined : n;
+            },
+            (n: number) => (n % 3 === 0 ? many([n, n + 100]) : n),
+            function* (n: number) {
+              yield n;
+              if (n % 2 === 0) yield -n;
+            },
+          ] as const;
         const expected = await toArray(input, chain(fns()));
         const got = await toArray(input, chain(fns(), { concurrency, ordered, highWaterMark }));
         if (ordered) t.same(got, expected);
-        else t.same([...got].sort((a, b) => a - b), [...expected].sort((a, b) => a - b));
+        else
+          t.same(
+            [...got].sort((a, b) => a - b),
+            [...expected].sort((a, b) => a - b),
+          );
       },
     ),
     { numRuns: 60 },
@@ -198,7 +245,10 @@ t.test('chain() with concurrency equals the sequential chain (ordered) or a perm
 t.test('chain() with concurrency drains a large input through a slow sink without error', async (t) => {
   const sink = slowSink<number>();
   await pipeline(range(300), chain([async (n: number) => n * 2, (n: number) => n + 1], { concurrency: 16, highWaterMark: 2 }), sink);
-  t.same(sink.items, range(300).map((n) => n * 2 + 1));
+  t.same(
+    sink.items,
+    range(300).map((n) => n * 2 + 1),
+  );
 });
 
 t.test('chain(), map() and parallel() refuse a misspelled option, naming the option meant', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { Duplex, PassThrough, Readable, Transform, Writable } from 'node:stream';
+import { type Duplex, PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chain, many } from '../lib/chain.js';
 import { map } from '../lib/map.js';
@@ -101,7 +101,14 @@ t.test('chain() passes a signal and a per-stage 0-based index to each function',
     },
   ]);
   await toArray([1, 2], c);
-  t.same(seen, [['first', 0], ['second', 0], ['second', 1], ['first', 1], ['second', 2], ['second', 3]]);
+  t.same(seen, [
+    ['first', 0],
+    ['second', 0],
+    ['second', 1],
+    ['first', 1],
+    ['second', 2],
+    ['second', 3],
+  ]);
 });
 
 t.test('chain([]) passes items through', async (t) => {
@@ -115,16 +122,19 @@ t.test('chain() fuses adjacent functions into one stream hop', async (t) => {
   // Nobody reads: with every function its own stream, items would be buffered between them (one
   // hop after another); fused, the first function only runs for what the one readable side holds.
   let calls = 0;
-  const c = chain([
-    (n: number) => {
-      calls++;
-      return n;
-    },
-    (n) => n,
-    (n) => n,
-    (n) => n,
-    (n) => n,
-  ], { highWaterMark: 1 });
+  const c = chain(
+    [
+      (n: number) => {
+        calls++;
+        return n;
+      },
+      (n) => n,
+      (n) => n,
+      (n) => n,
+      (n) => n,
+    ],
+    { highWaterMark: 1 },
+  );
   for (let i = 0; i < 20; i++) c.write(i);
   await turns(10);
   t.equal(calls, 1);
@@ -139,7 +149,7 @@ t.test('chain() runs Node streams between functions', async (t) => {
       callback(null, chunk.toUpperCase());
     },
   });
-  const c = chain([(s: string) => s + '!', upper, (s: string) => `<${s}>`, passThrough(), map((s: string) => s.length)]);
+  const c = chain([(s: string) => `${s}!`, upper, (s: string) => `<${s}>`, passThrough(), map((s: string) => s.length)]);
   t.same(await toArray(['a', 'bc'], c), [4, 5]);
 });
 
@@ -236,32 +246,71 @@ const failing: [string, () => Duplex][] = [
   ['an async function', () => chain([async (n: number) => throwsAt2(n), (n: number) => n])],
   ['the first function before a stream', () => chain([throwsAt2, passThrough(), (n: number) => n])],
   ['the last function after a stream', () => chain([(n: number) => n, passThrough(), throwsAt2])],
-  ['a generator', () => chain([function* (n: number) {
-    yield n;
-    throwsAt2(n);
-  }, passThrough()])],
-  ['an async generator', () => chain([async function* (n: number) {
-    await sleep(1);
-    yield throwsAt2(n);
-  }, (n: number) => n])],
-  ['a Node Transform', () => chain([(n: number) => n, new Transform({
-    objectMode: true,
-    transform(n: number, _encoding, callback) {
-      if (n === 2) callback(boom);
-      else callback(null, n);
-    },
-  }), (n: number) => n])],
-  ['a Web TransformStream', () => chain([(n: number) => n, new TransformStream<number, number>({
-    transform(n, controller) {
-      controller.enqueue(throwsAt2(n));
-    },
-  }), (n: number) => n])],
-  ['an opening Readable', () => chain([opening<number>(new Readable({
-    objectMode: true,
-    read() {
-      this.destroy(boom);
-    },
-  })), (n: number) => n])],
+  [
+    'a generator',
+    () =>
+      chain([
+        function* (n: number) {
+          yield n;
+          throwsAt2(n);
+        },
+        passThrough(),
+      ]),
+  ],
+  [
+    'an async generator',
+    () =>
+      chain([
+        async function* (n: number) {
+          await sleep(1);
+          yield throwsAt2(n);
+        },
+        (n: number) => n,
+      ]),
+  ],
+  [
+    'a Node Transform',
+    () =>
+      chain([
+        (n: number) => n,
+        new Transform({
+          objectMode: true,
+          transform(n: number, _encoding, callback) {
+            if (n === 2) callback(boom);
+            else callback(null, n);
+          },
+        }),
+        (n: number) => n,
+      ]),
+  ],
+  [
+    'a Web TransformStream',
+    () =>
+      chain([
+        (n: number) => n,
+        new TransformStream<number, number>({
+          transform(n, controller) {
+            controller.enqueue(throwsAt2(n));
+          },
+        }),
+        (n: number) => n,
+      ]),
+  ],
+  [
+    'an opening Readable',
+    () =>
+      chain([
+        opening<number>(
+          new Readable({
+            objectMode: true,
+            read() {
+              this.destroy(boom);
+            },
+          }),
+        ),
+        (n: number) => n,
+      ]),
+  ],
 ];
 for (const [what, make] of failing) {
   t.test(`chain() destroys the chain with the very error thrown in ${what}`, async (t) => {
@@ -276,12 +325,17 @@ for (const [what, make] of failing) {
 }
 
 t.test('chain() destroys the chain with the very error of a closing Writable', async (t) => {
-  const c = chain([(n: number) => n, closing<number>(new Writable({
-    objectMode: true,
-    write(n: number, _encoding, callback) {
-      callback(n === 2 ? boom : null);
-    },
-  }))]);
+  const c = chain([
+    (n: number) => n,
+    closing<number>(
+      new Writable({
+        objectMode: true,
+        write(n: number, _encoding, callback) {
+          callback(n === 2 ? boom : null);
+        },
+      }),
+    ),
+  ]);
   t.equal(await rejection(pipeline([1, 2, 3], c)), boom);
 });
 
@@ -298,15 +352,18 @@ t.test("chain() runs a generator stage's finally when the chain is destroyed", a
 
 t.test("chain() runs an async generator stage's finally when the chain is destroyed", async (t) => {
   let finished = false;
-  const c = chain([async function* (n: number, { signal }: StageContext) {
-    try {
-      yield n;
-      await sleep(60_000, undefined, { signal });
-      yield n;
-    } finally {
-      finished = true;
-    }
-  }, (n: number) => n]);
+  const c = chain([
+    async function* (n: number, { signal }: StageContext) {
+      try {
+        yield n;
+        await sleep(60_000, undefined, { signal });
+        yield n;
+      } finally {
+        finished = true;
+      }
+    },
+    (n: number) => n,
+  ]);
   c.resume();
   c.write(1);
   await turns();
@@ -320,10 +377,17 @@ t.test('chain() destroys every inner stream and aborts the signals of functions 
   const a = check.track(passThrough());
   const b = check.track(passThrough());
   const signals: AbortSignal[] = [];
-  const c = check.track(chain([(n: number, { signal }: StageContext) => {
-    signals.push(signal);
-    return n;
-  }, a, (n: number) => n, b]));
+  const c = check.track(
+    chain([
+      (n: number, { signal }: StageContext) => {
+        signals.push(signal);
+        return n;
+      },
+      a,
+      (n: number) => n,
+      b,
+    ]),
+  );
   c.write(1);
   await turns();
   c.destroy();
@@ -412,11 +476,17 @@ t.test('chain() aborts the signal of an in-flight function when options.signal a
   const controller = new AbortController();
   const started = deferred();
   let seen: AbortSignal | undefined;
-  const c = chain([async (n: number, { signal }: StageContext) => {
-    seen = signal;
-    started.resolve();
-    return sleep(60_000, n, { signal });
-  }, passThrough()], { signal: controller.signal });
+  const c = chain(
+    [
+      async (n: number, { signal }: StageContext) => {
+        seen = signal;
+        started.resolve();
+        return sleep(60_000, n, { signal });
+      },
+      passThrough(),
+    ],
+    { signal: controller.signal },
+  );
   const run = pipeline([1], c, drain);
   await started.promise;
   const reason = new Error('stop');
@@ -460,12 +530,35 @@ t.test('chain() gives the same results where code cannot be generated from strin
   t.equal(run.stdout.trim(), '[3,7,9]');
 });
 
-stageContract('chain()', (options, hooks) => chain([(n: number) => {
-  hooks.visit(n);
-  return n + 1;
-}, (n) => n * 2], options), { expected: [2, 4, 6] });
+stageContract(
+  'chain()',
+  (options, hooks) =>
+    chain(
+      [
+        (n: number) => {
+          hooks.visit(n);
+          return n + 1;
+        },
+        (n) => n * 2,
+      ],
+      options,
+    ),
+  { expected: [2, 4, 6] },
+);
 
-stageContract('chain() with a stream in it', (options, hooks) => chain([(n: number) => {
-  hooks.visit(n);
-  return n;
-}, new PassThrough({ objectMode: true }), (n: number) => n + 1], options), { expected: [1, 2, 3] });
+stageContract(
+  'chain() with a stream in it',
+  (options, hooks) =>
+    chain(
+      [
+        (n: number) => {
+          hooks.visit(n);
+          return n;
+        },
+        new PassThrough({ objectMode: true }),
+        (n: number) => n + 1,
+      ],
+      options,
+    ),
+  { expected: [1, 2, 3] },
+);

@@ -40,9 +40,38 @@ t.test('Checkpoint.fork() resolves the original once every copy is resolved', as
 });
 
 for (const [name, make] of [
-  ['map() one at a time', () => map(async (n: number) => { if (n % 3 === 0) await tick(); return n; })],
-  ['chain() with concurrency, ordered', () => chain([async (n: number) => { if (n % 3 === 0) await tick(); return n; }], { concurrency: 4 })],
-  ['parallel(), unordered', () => parallel(async (n: number) => { await (n % 2 === 0 ? tick() : undefined); return n; }, { concurrency: 4, ordered: false })],
+  [
+    'map() one at a time',
+    () =>
+      map(async (n: number) => {
+        if (n % 3 === 0) await tick();
+        return n;
+      }),
+  ],
+  [
+    'chain() with concurrency, ordered',
+    () =>
+      chain(
+        [
+          async (n: number) => {
+            if (n % 3 === 0) await tick();
+            return n;
+          },
+        ],
+        { concurrency: 4 },
+      ),
+  ],
+  [
+    'parallel(), unordered',
+    () =>
+      parallel(
+        async (n: number) => {
+          await (n % 2 === 0 ? tick() : undefined);
+          return n;
+        },
+        { concurrency: 4, ordered: false },
+      ),
+  ],
   ['filter()', () => filter((n: number) => n % 2 === 0)],
 ] as const) {
   t.test(`${name} passes a checkpoint on only after every item written before it`, async (t) => {
@@ -129,30 +158,43 @@ t.test('pipeline() resolves each checkpoint once the last stage has every item b
     batch<number>(3),
     map((b: number[]) => many(b)),
     rateLimit<number>({ rate: 1e6 }),
-    through<number, number>(function (n, _e, cb) {
+    through<number, number>((n, _e, cb) => {
       cb(null, n);
     }),
     distribute(2, () => chain([async (n: number) => n], { concurrency: 2, ordered: false })),
     chain([(n: number) => n, map(async (n: number) => n, { highWaterMark: 2 })]),
     buffer<number>(4),
-    partition((n: number) => n % 3, () => map(async (n: number) => n)),
+    partition(
+      (n: number) => n % 3,
+      () => map(async (n: number) => n),
+    ),
   ];
   for (const every of [1, 4, 7]) {
     const acked: number[] = [];
     const sink = recordingSink();
     const total = 40;
-    await pipeline(ackingSource(total, every, acked), ...(stages() as never[]), new Writable({
-      objectMode: true,
-      write(item, _e, cb) {
-        sink.write(item, cb);
-      },
-      final(cb) {
-        sink.end(cb);
-      },
-    }));
+    await pipeline(
+      ackingSource(total, every, acked),
+      ...(stages() as never[]),
+      new Writable({
+        objectMode: true,
+        write(item, _e, cb) {
+          sink.write(item, cb);
+        },
+        final(cb) {
+          sink.end(cb);
+        },
+      }),
+    );
     t.same(acked.length, Math.ceil(total / every), `every=${every}: every checkpoint resolved`);
-    t.same([...sink.items].sort((a, b) => (a as number) - (b as number)), Array.from({ length: total }, (_, i) => i));
-    t.ok(seenByUser.every((x) => typeof x === 'number'), 'no function saw a checkpoint');
+    t.same(
+      [...sink.items].sort((a, b) => (a as number) - (b as number)),
+      Array.from({ length: total }, (_, i) => i),
+    );
+    t.ok(
+      seenByUser.every((x) => typeof x === 'number'),
+      'no function saw a checkpoint',
+    );
   }
 });
 
@@ -172,7 +214,11 @@ t.test('pipeline() resolves a checkpoint only after the sink has taken the items
   const order: string[] = [];
   const source = ackingSource(20, 5, acked);
   const watch = setInterval(() => order.push(`${taken.length}:${acked.join('/')}`), 0);
-  await pipeline(source, map((n: number) => n), sink);
+  await pipeline(
+    source,
+    map((n: number) => n),
+    sink,
+  );
   clearInterval(watch);
   t.same(acked, [5, 10, 15, 20]);
   for (const step of order) {
@@ -185,17 +231,34 @@ t.test('pipeline() resolves a checkpoint only after the sink has taken the items
 t.test('pipeline() with an acknowledging source hands an async function sink the items alone', async (t) => {
   const acked: number[] = [];
   const got: unknown[] = [];
-  await pipeline(ackingSource(10, 3, acked), map((n: number) => n * 2), async (items: AsyncIterable<unknown>) => {
-    for await (const item of items) got.push(item);
-  });
-  t.same(got, Array.from({ length: 10 }, (_, i) => i * 2));
+  await pipeline(
+    ackingSource(10, 3, acked),
+    map((n: number) => n * 2),
+    async (items: AsyncIterable<unknown>) => {
+      for await (const item of items) got.push(item);
+    },
+  );
+  t.same(
+    got,
+    Array.from({ length: 10 }, (_, i) => i * 2),
+  );
   t.same(acked, [3, 6, 9, 10]);
 });
 
 t.test('pipeline() refuses a stage that does not pass checkpoints on, after an acknowledging source, naming it', async (t) => {
   const foreign = new Transform({ objectMode: true, transform: (c, _e, cb) => cb(null, c) });
   t.throws(() => pipeline(ackingSource(3, 1, []), foreign, recordingSink()), /pipeline\(\): stages\[1\] \(Transform\) does not pass checkpoints on/);
-  t.throws(() => pipeline(ackingSource(3, 1, []), async function* (src: AsyncIterable<unknown>) { yield* src; }, recordingSink()), /stages\[1\] \(a function\) does not pass checkpoints on/);
+  t.throws(
+    () =>
+      pipeline(
+        ackingSource(3, 1, []),
+        async function* (src: AsyncIterable<unknown>) {
+          yield* src;
+        },
+        recordingSink(),
+      ),
+    /stages\[1\] \(a function\) does not pass checkpoints on/,
+  );
   foreign.destroy();
 });
 
@@ -208,16 +271,23 @@ t.test('tee() resolves a checkpoint once every destination has taken the items b
     for await (const item of items) rest.push(item);
   });
   t.same(acked, [4, 8, 12]);
-  t.same(a.items, Array.from({ length: 12 }, (_, i) => i));
+  t.same(
+    a.items,
+    Array.from({ length: 12 }, (_, i) => i),
+  );
   t.same(b.items, a.items);
   t.same(rest, a.items);
 });
 
-t.test('merge() of acknowledging sources passes each one\'s checkpoints on', async (t) => {
+t.test("merge() of acknowledging sources passes each one's checkpoints on", async (t) => {
   const one: number[] = [];
   const two: number[] = [];
   const sink = recordingSink();
-  await pipeline(merge([ackingSource(6, 2, one), ackingSource(4, 2, two)]), map((n: number) => n), sink);
+  await pipeline(
+    merge([ackingSource(6, 2, one), ackingSource(4, 2, two)]),
+    map((n: number) => n),
+    sink,
+  );
   t.same(one, [2, 4, 6]);
   t.same(two, [2, 4]);
   t.equal(sink.items.length, 10);

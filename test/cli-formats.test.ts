@@ -34,7 +34,11 @@ t.test('sluice drops a UTF-8 BOM at the start of the input', async (t) => {
 
 t.test('sluice decompresses gzip input, by its magic bytes, from files and stdin', async (t) => {
   const text = lines('GET /a 200', 'GET /b 404', 'GET /c 200');
-  const dir = t.testdir({ 'log.gz': gzipSync(text), 'log.txt.gz': gzipSync(text), 'bad.gz': Buffer.concat([gzipSync(text).subarray(0, 20), Buffer.from('junk')]) });
+  const dir = t.testdir({
+    'log.gz': gzipSync(text),
+    'log.txt.gz': gzipSync(text),
+    'bad.gz': Buffer.concat([gzipSync(text).subarray(0, 20), Buffer.from('junk')]),
+  });
   const file = sluice(['--count-by', '$3', join(dir, 'log.gz')]);
   t.equal(file.status, 0, file.stderr);
   t.equal(file.stdout, lines('      2 200', '      1 404'));
@@ -45,7 +49,7 @@ t.test('sluice decompresses gzip input, by its magic bytes, from files and stdin
   t.match(bad.stderr, /^sluice: .*bad\.gz: cannot decompress: /);
 });
 
-t.test('sluice gives expressions awk\'s NF, $NF, $(n), NR, FNR and FILENAME', async (t) => {
+t.test("sluice gives expressions awk's NF, $NF, $(n), NR, FNR and FILENAME", async (t) => {
   const dir = t.testdir({ 'a.txt': lines('x y z', 'u v'), 'b.txt': lines('w') });
   const r = sluice(['--map', '[FILENAME.slice(-5), NR, FNR, NF, $NF, $(NF - 1)].join(" ")', join(dir, 'a.txt'), join(dir, 'b.txt')]);
   t.equal(r.status, 0, r.stderr);
@@ -72,8 +76,11 @@ t.test('sluice --arg NAME=VALUE gives a value to the expressions, never spliced 
   t.match(sluice(['--arg', 'line=1', '--map', 'line'], { input: 'x\n' }).stderr, /--arg "line": not a name an expression can use/);
 });
 
-t.test('sluice --begin and --end share variables with every expression; --end\'s value is printed', async (t) => {
-  const r = sluice(['--begin', 'total = 0, n = 0', '--filter', '(total += Number($2), n++, false)', '--end', '`${n} lines, total ${total}`'], { input: lines('a 1', 'b 2', 'c 3') });
+t.test("sluice --begin and --end share variables with every expression; --end's value is printed", async (t) => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the template literal is the CLI's --end expression.
+  const r = sluice(['--begin', 'total = 0, n = 0', '--filter', '(total += Number($2), n++, false)', '--end', '`${n} lines, total ${total}`'], {
+    input: lines('a 1', 'b 2', 'c 3'),
+  });
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, lines('3 lines, total 6'));
 });
@@ -117,7 +124,10 @@ t.test('sluice --json writes a record that passes unchanged as its original text
   const input = lines('{"id":12345678901234567890,"x":1e400,"k":1,"k":2}', '{"id":1}');
   t.equal(sluice(['--json', '--filter', 'rec.id !== 1'], { input }).stdout, lines('{"id":12345678901234567890,"x":1e400,"k":1,"k":2}'));
   // A changed record is JSON.stringify's: what JSON.parse could not keep is gone (see the README).
-  t.equal(sluice(['--json', '--map', '({ ...rec, seen: true })', '--take', '1'], { input }).stdout, lines('{"id":12345678901234567000,"x":null,"k":2,"seen":true}'));
+  t.equal(
+    sluice(['--json', '--map', '({ ...rec, seen: true })', '--take', '1'], { input }).stdout,
+    lines('{"id":12345678901234567000,"x":null,"k":2,"seen":true}'),
+  );
 });
 
 t.test('sluice writes Sets and Maps as JSON arrays and objects, never {}', async (t) => {
@@ -141,7 +151,7 @@ t.test('sluice --skip-errors exits 1 when every line failed', async (t) => {
   t.equal(some.stdout, lines('1'));
 });
 
-t.test('sluice exits 1, leaving no temp file, when an expression\'s promise never settles', async (t) => {
+t.test("sluice exits 1, leaving no temp file, when an expression's promise never settles", async (t) => {
   const dir = t.testdir({});
   const out = join(dir, 'out.txt');
   const r = sluice(['-o', out, '--map', 'async (l) => new Promise(() => {})'], { input: lines('a') });

@@ -35,7 +35,8 @@ const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
 /** As root, whether user nobody can read the built command here (not if it is inside a 0700 home, say). */
 const nobodyCanRun =
-  isRoot && spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 4)', bin], { uid: NOBODY, gid: NOBODY, timeout: 20_000 }).status === 0;
+  isRoot &&
+  spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 4)', bin], { uid: NOBODY, gid: NOBODY, timeout: 20_000 }).status === 0;
 
 function mkfifo(path: string): void {
   const result = spawnSync('mkfifo', [path], { encoding: 'utf8' });
@@ -195,22 +196,26 @@ t.test('sluice -i and -o keep the owner and group of the file they replace (as r
   }
 });
 
-t.test('sluice -i by a user who cannot give the file back to its owner keeps its mode', { skip: !nobodyCanRun && 'needs root, to run the command as nobody, and a checkout nobody can read' }, async (t) => {
-  const dir = t.testdir({ 'data.txt': lines('a') });
-  chownSync(dir, NOBODY, NOBODY); // nobody may create the temp file and rename it
-  chmodSync(join(dir, 'data.txt'), 0o604); // root's file, readable by nobody
-  const r = spawnSync(process.execPath, [bin, '-i', '--map', 'line + "!"', join(dir, 'data.txt')], {
-    cwd: dir,
-    uid: NOBODY,
-    gid: NOBODY,
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  t.equal(r.status, 0, r.stderr);
-  t.equal(readFileSync(join(dir, 'data.txt'), 'utf8'), lines('a!'));
-  const { uid, mode } = statSync(join(dir, 'data.txt'));
-  t.same({ uid, mode: mode & 0o7777 }, { uid: NOBODY, mode: 0o604 }, "nobody's file now, with the mode kept");
-});
+t.test(
+  'sluice -i by a user who cannot give the file back to its owner keeps its mode',
+  { skip: !nobodyCanRun && 'needs root, to run the command as nobody, and a checkout nobody can read' },
+  async (t) => {
+    const dir = t.testdir({ 'data.txt': lines('a') });
+    chownSync(dir, NOBODY, NOBODY); // nobody may create the temp file and rename it
+    chmodSync(join(dir, 'data.txt'), 0o604); // root's file, readable by nobody
+    const r = spawnSync(process.execPath, [bin, '-i', '--map', 'line + "!"', join(dir, 'data.txt')], {
+      cwd: dir,
+      uid: NOBODY,
+      gid: NOBODY,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    t.equal(r.status, 0, r.stderr);
+    t.equal(readFileSync(join(dir, 'data.txt'), 'utf8'), lines('a!'));
+    const { uid, mode } = statSync(join(dir, 'data.txt'));
+    t.same({ uid, mode: mode & 0o7777 }, { uid: NOBODY, mode: 0o604 }, "nobody's file now, with the mode kept");
+  },
+);
 
 t.test('sluice -o names the file when a write fails: ENOSPC on a full device', async (t) => {
   const dir = t.testdir({});

@@ -47,10 +47,15 @@ t.test('sluice --threads 2 writes byte for byte what --threads 1 writes, and cou
 
 t.test('sluice --threads 2 reports the same FILE:LINE errors, skips and exit statuses as one thread', async (t) => {
   const lines = Array.from({ length: 300_000 }, (_, i) => (i === 250_000 ? '{oops' : `{"n":${i}}`));
-  const dir = t.testdir({ 'in.ndjson': lines.join('\n') + '\n' });
+  const dir = t.testdir({ 'in.ndjson': `${lines.join('\n')}\n` });
   const file = join(dir, 'in.ndjson');
   const full = lines.map((_, i) => `${i}\n`).join('');
-  for (const args of [['--json', '--map', 'rec.n'], ['--map', 'JSON.parse(line).n'], ['--skip-errors', '--map', 'JSON.parse(line).n'], ['--map', 'NR === 200000 ? null.x : NR - 1']]) {
+  for (const args of [
+    ['--json', '--map', 'rec.n'],
+    ['--map', 'JSON.parse(line).n'],
+    ['--skip-errors', '--map', 'JSON.parse(line).n'],
+    ['--map', 'NR === 200000 ? null.x : NR - 1'],
+  ]) {
     const one = sluice(['-j', '1', ...args, file]);
     const two = sluice(['-j', '2', ...args, file]);
     t.equal(two.status, one.status, args.join(' '));
@@ -91,7 +96,10 @@ t.test('sluice --threads 2 | head -1 exits 0 at once, and --take stops reading a
   t.equal(out, '1\n2\n3\n');
 });
 
-for (const [name, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [name, status] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   t.test(`sluice --threads 2 on ${name} stops and exits ${status}, leaving no thread or process behind`, async (t) => {
     const child = start(['-j', '2', '--map', 'line']);
     void feedNumbers(child.stdin);

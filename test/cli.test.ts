@@ -1,8 +1,7 @@
 // The `sluice` command, tested by spawning the built command (dist/cli/main.js) as a user would.
 import t from 'tap';
-import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { accessLogLines } from '../examples/gen-access-log.js';
 import { bin, Collector, ensureBuilt, exited, feedNumbers, root, sluice, start } from './fixtures/cli.js';
@@ -38,7 +37,7 @@ t.test('sluice runs --map/--filter in command-line order over the files in order
 
 t.test('sluice reads stdin when no file is given; CRLF input gives CRLF output', async (t) => {
   const r = sluice(['--map', 'line.length'], { input: 'ab\r\ncde\r\n' });
-  t.equal(r.stdout, '2\r\n3\r\n', 'the \\r is not part of the line, and the output keeps the input\'s line ending');
+  t.equal(r.stdout, '2\r\n3\r\n', "the \\r is not part of the line, and the output keeps the input's line ending");
   t.equal(sluice(['--map', 'line.length'], { input: 'ab\ncde\n' }).stdout, lines('2', '3'));
 });
 
@@ -86,7 +85,11 @@ t.test('sluice --count-by prints "count key" lines as uniq -c does, most frequen
   for (const row of rows) t.match(row, /^[ \d]{7} \d{3}$/, 'the count right-aligned in 7 columns, as uniq -c prints it');
   const got = rows.map((row) => row.trim().split(' ')).map(([count, key]) => [key, Number(count)] as const);
   t.same(new Map(got), expected);
-  t.same(got.map(([, n]) => n), [...expected.values()].sort((a, b) => b - a), 'most frequent first');
+  t.same(
+    got.map(([, n]) => n),
+    [...expected.values()].sort((a, b) => b - a),
+    'most frequent first',
+  );
 
   const top = sluice(['--count-by', '$9', '--top', '2', join(dir, 'access.log')]);
   t.equal(top.stdout, lines(...rows.slice(0, 2)));
@@ -116,7 +119,10 @@ t.test('sluice --stats reports lines in and out, bytes, time and rate, and a tab
   const json = sluice(['--stats-json', '--take', '1'], { input: lines('a', 'b') });
   const report = JSON.parse(json.stderr) as { linesIn: number; stages: { name: string; itemsIn: number }[] };
   t.equal(report.linesIn, 2);
-  t.same(report.stages.map((s) => s.name), ['per-line stages', 'take', 'chain(toText)']);
+  t.same(
+    report.stages.map((s) => s.name),
+    ['per-line stages', 'take', 'chain(toText)'],
+  );
 });
 
 t.test('sluice writes lines out as they come when input trickles in (tail -f | sluice)', async (t) => {
@@ -153,7 +159,10 @@ t.test('sluice | head -1: once the reader closes the pipe, exits 0 without an EP
   t.equal(await err.done, '');
 });
 
-for (const [name, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [name, status] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   t.test(`sluice on ${name} mid-stream stops, flushes whole processed lines (a prefix) and exits ${status}`, async (t) => {
     const child = start(['--map', 'line * 2']);
     const out = new Collector(child.stdout);
@@ -187,7 +196,10 @@ t.test('sluice exits 2 on a bad expression, naming the flag and the syntax error
   t.match(notFunction.stderr, /--map "\(x\) => x, 2": TypeError: is not a function/);
   // The place of the error is shown in the user's own text, not in code wrapped around it.
   const placed = sluice(['--map', 'rec.a ++ 3 3'], { input: 'x\n' });
-  t.equal(placed.stderr, 'sluice: --map "rec.a ++ 3 3": SyntaxError: Unexpected number\n  rec.a ++ 3 3\n           ^\nTry \'sluice --help\' for more information.\n');
+  t.equal(
+    placed.stderr,
+    'sluice: --map "rec.a ++ 3 3": SyntaxError: Unexpected number\n  rec.a ++ 3 3\n           ^\nTry \'sluice --help\' for more information.\n',
+  );
   // A function form that throws while it is made is the command line's mistake too.
   const thrown = sluice(['--map', 'x => x, nope'], { input: 'x\n' });
   t.equal(thrown.status, 2);
@@ -268,7 +280,7 @@ t.test('sluice --skip-errors skips and counts failing lines, in split() and late
 });
 
 t.test('sluice --output writes FILE atomically: all of it on success, nothing on failure', async (t) => {
-  const dir = t.testdir({ 'in.txt': lines(...Array.from({ length: 50_000 }, (_, i) => String(i))) + 'boom\n', 'old.txt': 'old\n' });
+  const dir = t.testdir({ 'in.txt': `${lines(...Array.from({ length: 50_000 }, (_, i) => String(i)))}boom\n`, 'old.txt': 'old\n' });
   const ok = sluice(['--filter', 'line !== "boom"', '-o', join(dir, 'out.txt'), join(dir, 'in.txt')]);
   t.equal(ok.status, 0, ok.stderr);
   t.equal(ok.stdout, '');
@@ -319,7 +331,7 @@ t.test('sluice --in-place rewrites each file atomically, keeping its mode', asyn
 });
 
 t.test('sluice exits 2 for a missing input, 1 for an unreadable one, naming the path and the reason', async (t) => {
-  const dir = t.testdir({ 'ok.txt': 'ok\n', 'sub': {} });
+  const dir = t.testdir({ 'ok.txt': 'ok\n', sub: {} });
   const missing = sluice([join(dir, 'ok.txt'), join(dir, 'nope.txt')]);
   t.equal(missing.status, 2, 'as grep, gawk, jq and ripgrep do');
   t.equal(missing.stdout, '', 'inputs are checked before anything is read');
@@ -339,7 +351,7 @@ t.test('sluice exits 2 for a missing input, 1 for an unreadable one, naming the 
 
 t.test('sluice refuses binary input (a NUL byte), and with --text reads it with invalid UTF-8 as U+FFFD', async (t) => {
   let seed = 7;
-  const random = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256);
+  const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256;
   const bytes = Buffer.from(Array.from({ length: 200_000 }, random));
   const dir = t.testdir({ 'blob.bin': bytes });
   const refused = sluice(['--map', 'line.length', join(dir, 'blob.bin')]);
@@ -387,21 +399,25 @@ t.test('sluice --rate N/s paces the items', async (t) => {
 
 // `script` runs the command on a pseudo-terminal, where the progress bar is drawn.
 const hasScript = spawnSync('script', ['--version']).status === 0;
-t.test('sluice draws a progress bar on a terminal, without colour under NO_COLOR, none with --quiet', { skip: !hasScript && 'no `script` command' }, async (t) => {
-  const dir = t.testdir({ 'access.log': lines(...accessLogLines({ seed: 1, lines: 30_000 })) });
-  const slow = ['--count-by', 'l => { const end = performance.now() + 0.05; while (performance.now() < end); return l.length }', join(dir, 'access.log')];
-  const run = (env: NodeJS.ProcessEnv, extra: string[] = []): string => {
-    const command = [process.execPath, bin, ...extra, ...slow].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const r = spawnSync('script', ['-qefc', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
-    t.equal(r.status, 0, r.stderr);
-    return r.stdout;
-  };
-  const colored = run({ NO_COLOR: '' });
-  t.match(colored, /\r\s*\d+% \[\x1b\[36m#*\x1b\[0m-*\] [\d.]+ \w+ \/ [\d.]+ MiB {2}[\d.]+ \w+\/s {2}ETA \d+:\d\d/);
-  // The bar is cleared before --count-by's results are printed on the same terminal.
-  t.match(colored, /\r\x1b\[K {0,6}\d+ \d+\r?\n/);
-  const plain = run({ NO_COLOR: '1' });
-  t.match(plain, /\r\s*\d+% \[#*-*\] /);
-  t.notMatch(plain, /\x1b\[36m/);
-  t.notMatch(run({}, ['--quiet']), /\d+% \[/);
-});
+t.test(
+  'sluice draws a progress bar on a terminal, without colour under NO_COLOR, none with --quiet',
+  { skip: !hasScript && 'no `script` command' },
+  async (t) => {
+    const dir = t.testdir({ 'access.log': lines(...accessLogLines({ seed: 1, lines: 30_000 })) });
+    const slow = ['--count-by', 'l => { const end = performance.now() + 0.05; while (performance.now() < end); return l.length }', join(dir, 'access.log')];
+    const run = (env: NodeJS.ProcessEnv, extra: string[] = []): string => {
+      const command = [process.execPath, bin, ...extra, ...slow].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      const r = spawnSync('script', ['-qefc', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+      t.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const colored = run({ NO_COLOR: '' });
+    t.match(colored, /\r\s*\d+% \[\x1b\[36m#*\x1b\[0m-*\] [\d.]+ \w+ \/ [\d.]+ MiB {2}[\d.]+ \w+\/s {2}ETA \d+:\d\d/);
+    // The bar is cleared before --count-by's results are printed on the same terminal.
+    t.match(colored, /\r\x1b\[K {0,6}\d+ \d+\r?\n/);
+    const plain = run({ NO_COLOR: '1' });
+    t.match(plain, /\r\s*\d+% \[#*-*\] /);
+    t.notMatch(plain, /\x1b\[36m/);
+    t.notMatch(run({}, ['--quiet']), /\d+% \[/);
+  },
+);

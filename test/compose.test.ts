@@ -26,20 +26,31 @@ const shapes: [string, () => Duplex][] = [
 for (const [first, make] of shapes) {
   t.test(`chain() fails with the error of a distribute() closing it after ${first}, raised once its writable side finished`, async (t) => {
     const boom = new Error('boom');
-    const c = chain([make(), distribute(1, () => map(async (n: number) => {
-      if (n === 3) throw boom;
-      return n;
-    }))]);
+    const c = chain([
+      make(),
+      distribute(1, () =>
+        map(async (n: number) => {
+          if (n === 3) throw boom;
+          return n;
+        }),
+      ),
+    ]);
     t.equal(await rejection(within(toArray(range(10), c), 'toArray()')), boom);
     t.equal(c.destroyed, true);
   });
 
   t.test(`chain() fails with the error of a nested chain() closing it after ${first}`, async (t) => {
     const boom = new Error('boom');
-    const c = chain([make(), chain([async (n: number) => {
-      if (n === 2) throw boom;
-      return n;
-    }, map((n: number) => n, { highWaterMark: 16 })])]);
+    const c = chain([
+      make(),
+      chain([
+        async (n: number) => {
+          if (n === 2) throw boom;
+          return n;
+        },
+        map((n: number) => n, { highWaterMark: 16 }),
+      ]),
+    ]);
     t.equal(await rejection(within(toArray([0, 1, 2], c), 'toArray()')), boom);
   });
 
@@ -62,21 +73,28 @@ for (const [first, make] of shapes) {
 
 t.test('chain() rejects with the very falsy value an inner stream fails with', async (t) => {
   for (const value of [undefined, null, 0, '', false]) {
-    const c = chain([(n: number) => n, passThrough(), async (n: number) => {
-      if (n === 2) throw value;
-      return n;
-    }]);
+    const c = chain([
+      (n: number) => n,
+      passThrough(),
+      async (n: number) => {
+        if (n === 2) throw value;
+        return n;
+      },
+    ]);
     const err = await rejection(within(toArray([1, 2, 3], c), 'toArray()'));
     t.ok(Object.is(err, value), `rejected with ${String(err)}, expected ${String(value)}`);
   }
 });
 
-t.test('chain() ending in take() ends as the last stage of a pipeline', async (t) => {
+t.test('chain() ending in take() ends as the last stage of a pipeline', async (_t) => {
   const check = leakCheck();
   const c = check.track(chain([map((n: number) => n * 2, { highWaterMark: 4 }), take(3)]));
-  await within(pipeline(function* () {
-    for (let i = 0; ; i++) yield i;
-  }, c), 'pipeline()');
+  await within(
+    pipeline(function* () {
+      for (let i = 0; ; i++) yield i;
+    }, c),
+    'pipeline()',
+  );
   await check.verify();
 });
 

@@ -59,7 +59,10 @@ t.test('log-stats counts statuses, endpoints, latency percentiles and bytes of a
 t.test('csv-to-ndjson converts quoted fields and reports a bad row by its line', async (t) => {
   const sample = example('csv-to-ndjson');
   t.equal(sample.status, 0, sample.stderr);
-  const records = sample.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+  const records = sample.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, string>);
   t.equal(records.length, 4);
   t.same(records[0], { id: '1', name: 'Ada Lovelace', city: 'London', note: 'wrote the first program, 1843' });
   t.equal(records[1]!['name'], 'Grace "Amazing" Hopper');

@@ -140,7 +140,10 @@ function limited<T>(tasks: (() => Promise<T>)[], jobs: number): Promise<T>[] {
       const i = next++;
       const result = tasks[i]!();
       settle[i]!(result);
-      await result.then(() => {}, () => {});
+      await result.then(
+        () => {},
+        () => {},
+      );
     }
   };
   for (let i = 0; i < Math.min(jobs, tasks.length); i++) void worker();
@@ -161,7 +164,10 @@ const files = examples.map((example, i) => {
   writeFileSync(file, program(example.code));
   return file;
 });
-const outcomes = limited(files.map((file) => () => runFile(file)), JOBS);
+const outcomes = limited(
+  files.map((file) => () => runFile(file)),
+  JOBS,
+);
 
 t.ok(examples.length > 0, `found ${examples.length} examples`);
 examples.forEach((example, i) => {

@@ -61,7 +61,11 @@ t.test('fromIterable() is destroyed with signal.reason when options.signal abort
   const state = sourceState();
   const stream = check.track(fromIterable(endless(state), { signal: controller.signal }));
   const reason = new Error('stop');
-  const run = pipeline(stream, map((n: number) => n), drain);
+  const run = pipeline(
+    stream,
+    map((n: number) => n),
+    drain,
+  );
   setTimeout(() => controller.abort(reason), 5);
   t.equal(await rejection(run), reason);
   await turns();

@@ -13,8 +13,23 @@ import fc from 'fast-check';
 import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import {
-  batch, chain, distribute, filter, flatMap, many, map, merge, parallel, pipeline, rateLimit, skip, take, tee, through,
-  TimeoutError, type StageContext,
+  batch,
+  chain,
+  distribute,
+  filter,
+  flatMap,
+  many,
+  map,
+  merge,
+  parallel,
+  pipeline,
+  rateLimit,
+  skip,
+  take,
+  tee,
+  through,
+  TimeoutError,
+  type StageContext,
 } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { Unsettled, within } from './fixtures/settle.js';
@@ -29,7 +44,11 @@ t.setTimeout(Math.max(120_000, RUNS * 400));
 type FnKind = 'add' | 'drop' | 'dup' | 'gen';
 /** How a function returns: at once, after a microtask, after setImmediate, or (every 8th call) after 1 ms. */
 type Mode = 'sync' | 'micro' | 'tick' | 'timer';
-interface FnSpec { kind: FnKind; k: number; mode: Mode }
+interface FnSpec {
+  kind: FnKind;
+  k: number;
+  mode: Mode;
+}
 
 type StageSpec =
   | { type: 'map'; fn: FnSpec }
@@ -48,11 +67,13 @@ type StageSpec =
 /** 'chain': alone in a chain(); 'chainPre': the same behind an identity function; 'join': in the previous chain, if any. */
 type Wrap = 'none' | 'chain' | 'chainPre' | 'join';
 /** A stage, how it is wrapped, and the highWaterMark it is given (null: none, so chain() may fuse it). */
-interface Placed { stage: StageSpec; wrap: Wrap; highWaterMark: number | null }
+interface Placed {
+  stage: StageSpec;
+  wrap: Wrap;
+  highWaterMark: number | null;
+}
 
-type SourceSpec =
-  | { type: 'array' | 'syncGen' | 'syncGenFn' | 'asyncGen' | 'readable' }
-  | { type: 'merge'; parts: number; generators: boolean };
+type SourceSpec = { type: 'array' | 'syncGen' | 'syncGenFn' | 'asyncGen' | 'readable' } | { type: 'merge'; parts: number; generators: boolean };
 
 type FaultValue = 'error' | 'undefined' | 'null' | 'zero' | 'empty' | 'false';
 /**
@@ -68,7 +89,12 @@ type Fault =
   | { type: 'destroy'; stage: number; when: When }
   | { type: 'stageSignal'; stage: number; when: When };
 
-interface Case { items: number[]; source: SourceSpec; stages: Placed[]; fault: Fault }
+interface Case {
+  items: number[];
+  source: SourceSpec;
+  stages: Placed[];
+  fault: Fault;
+}
 
 const mode = fc.constantFrom<Mode>('sync', 'sync', 'micro', 'tick', 'timer');
 const fnSpec = (kinds: FnKind[]): fc.Arbitrary<FnSpec> => fc.record({ kind: fc.constantFrom(...kinds), k: fc.integer({ min: 1, max: 5 }), mode });
@@ -95,23 +121,30 @@ const stageSpec: fc.Arbitrary<StageSpec> = fc.oneof(
     worker: fc.constantFrom('map' as const, 'parallel' as const, 'chain' as const),
     fn: fnSpec(['add', 'drop', 'dup']),
   }),
-  fc.record({ type: fc.constant('through' as const), form: fc.constantFrom('classic' as const, 'async' as const, 'twice' as const), k: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({
+    type: fc.constant('through' as const),
+    form: fc.constantFrom('classic' as const, 'async' as const, 'twice' as const),
+    k: fc.integer({ min: 1, max: 5 }),
+  }),
 );
-const when: fc.Arbitrary<When> = fc.oneof(
-  fc.record({ ms: fc.nat({ max: 5 }) }),
-  { weight: 3, arbitrary: fc.record({ call: fc.nat({ max: 60 }), sync: fc.boolean() }) },
-);
+const when: fc.Arbitrary<When> = fc.oneof(fc.record({ ms: fc.nat({ max: 5 }) }), {
+  weight: 3,
+  arbitrary: fc.record({ call: fc.nat({ max: 60 }), sync: fc.boolean() }),
+});
 const caseSpec: fc.Arbitrary<Case> = fc.record({
   items: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 120, size: 'medium' }),
   source: fc.oneof(
     fc.record({ type: fc.constantFrom('array' as const, 'syncGen' as const, 'syncGenFn' as const, 'asyncGen' as const, 'readable' as const) }),
     fc.record({ type: fc.constant('merge' as const), parts: fc.integer({ min: 1, max: 3 }), generators: fc.boolean() }),
   ),
-  stages: fc.array(fc.record({
-    stage: stageSpec,
-    wrap: fc.constantFrom<Wrap>('none', 'chain', 'chainPre', 'join'),
-    highWaterMark: fc.option(fc.nat({ max: 4 }), { freq: 3 }),
-  }), { minLength: 1, maxLength: 5 }),
+  stages: fc.array(
+    fc.record({
+      stage: stageSpec,
+      wrap: fc.constantFrom<Wrap>('none', 'chain', 'chainPre', 'join'),
+      highWaterMark: fc.option(fc.nat({ max: 4 }), { freq: 3 }),
+    }),
+    { minLength: 1, maxLength: 5 },
+  ),
   fault: fc.oneof(
     { weight: 1, arbitrary: fc.constant({ type: 'none' as const }) },
     {
@@ -135,10 +168,14 @@ const caseSpec: fc.Arbitrary<Case> = fc.record({
 
 function apply({ kind, k }: FnSpec, x: number): number[] {
   switch (kind) {
-    case 'add': return [x + k];
-    case 'drop': return x % (k + 1) === 0 ? [] : [x];
-    case 'dup': return [x, x + k];
-    case 'gen': return Array.from({ length: k % 3 }, (_, i) => x + i);
+    case 'add':
+      return [x + k];
+    case 'drop':
+      return x % (k + 1) === 0 ? [] : [x];
+    case 'dup':
+      return [x, x + k];
+    case 'gen':
+      return Array.from({ length: k % 3 }, (_, i) => x + i);
   }
 }
 const FANOUT: Record<FnKind, number> = { add: 1, drop: 1, dup: 2, gen: 2 };
@@ -148,7 +185,12 @@ const FANOUT: Record<FnKind, number> = { add: 1, drop: 1, dup: 2, gen: 2 };
  * `ordered`). Otherwise (after a take() or skip() of items in no set order) `items` are candidates:
  * the output is a sub-multiset of them, of at most `max` items.
  */
-interface Model { items: number[]; exact: boolean; ordered: boolean; max: number }
+interface Model {
+  items: number[];
+  exact: boolean;
+  ordered: boolean;
+  max: number;
+}
 
 function mapped(model: Model, fn: (x: number) => number[], fanout: number, reorders: boolean): Model {
   const items = model.items.flatMap(fn);
@@ -267,10 +309,14 @@ class Run {
 
 function mapResult(fn: FnSpec, x: number): unknown {
   switch (fn.kind) {
-    case 'add': return x + fn.k;
-    case 'drop': return x % (fn.k + 1) === 0 ? undefined : x;
-    case 'dup': return many([x, x + fn.k]);
-    case 'gen': return generate(fn, x);
+    case 'add':
+      return x + fn.k;
+    case 'drop':
+      return x % (fn.k + 1) === 0 ? undefined : x;
+    case 'dup':
+      return many([x, x + fn.k]);
+    case 'gen':
+      return generate(fn, x);
   }
 }
 
@@ -294,8 +340,10 @@ function generate(fn: FnSpec, x: number): Iterable<number> | AsyncIterable<numbe
 }
 
 // Typed `unknown` in: chain() takes lists of functions of any item type only so.
-const mapFn = (run: Run, site: Site, fn: FnSpec) => (x: unknown, ctx: StageContext): unknown =>
-  run.call(site, fn.mode, ctx.signal, () => mapResult(fn, x as number));
+const mapFn =
+  (run: Run, site: Site, fn: FnSpec) =>
+  (x: unknown, ctx: StageContext): unknown =>
+    run.call(site, fn.mode, ctx.signal, () => mapResult(fn, x as number));
 
 interface Built {
   run: Run;
@@ -349,11 +397,21 @@ function build(c: Case): Built {
     })();
   };
   switch (c.source.type) {
-    case 'array': source = c.items; break;
-    case 'syncGen': source = generator(c.items, 'source', false); break;
-    case 'syncGenFn': source = () => generator(c.items, 'source', false); break;
-    case 'asyncGen': source = generator(c.items, 'source', true); break;
-    case 'readable': source = Readable.from(c.items, { objectMode: true, highWaterMark: 4 }); break;
+    case 'array':
+      source = c.items;
+      break;
+    case 'syncGen':
+      source = generator(c.items, 'source', false);
+      break;
+    case 'syncGenFn':
+      source = () => generator(c.items, 'source', false);
+      break;
+    case 'asyncGen':
+      source = generator(c.items, 'source', true);
+      break;
+    case 'readable':
+      source = Readable.from(c.items, { objectMode: true, highWaterMark: 4 });
+      break;
     case 'merge': {
       const { parts, generators } = c.source;
       const split = Array.from({ length: parts }, (_, p) => c.items.filter((_, i) => i % parts === p));
@@ -364,6 +422,7 @@ function build(c: Case): Built {
   if (source instanceof Readable) streams.push(source);
 
   // The stages, each as one or more streams, with the model after each.
+  // biome-ignore lint/suspicious/useIterableCallbackReturn: every case of the exhaustive switch below returns.
   const built: Duplex[][] = c.stages.map(({ stage, wrap, highWaterMark }, position) => {
     const calls = (): number | undefined => (model.exact ? model.items.length : undefined);
     const name = `stages[${position}] (${stage.type})`;
@@ -431,10 +490,11 @@ function build(c: Case): Built {
             else callback();
           },
         });
-        const record = (x: unknown, ctx: StageContext): unknown => run.call(site, stage.slow ? 'tick' : 'sync', ctx.signal, () => {
-          received.push(x as number);
-          return x;
-        });
+        const record = (x: unknown, ctx: StageContext): unknown =>
+          run.call(site, stage.slow ? 'tick' : 'sync', ctx.signal, () => {
+            received.push(x as number);
+            return x;
+          });
         const destination = chain([record, sink]);
         streams.push(sink, destination);
         return [tee<number>([destination], { passThrough: true, ...own })];
@@ -443,15 +503,22 @@ function build(c: Case): Built {
         const site = run.site(`${name} worker`, position, calls());
         const fn = mapFn(run, site, stage.fn);
         model = mapped(model, (x) => apply(stage.fn, x), FANOUT[stage.fn.kind], stage.n > 1);
-        return [distribute(stage.n, () => {
-          const worker = stage.worker === 'map'
-            ? map(fn)
-            : stage.worker === 'parallel'
-              ? parallel(fn, { concurrency: 2 })
-              : chain([fn, new PassThrough({ objectMode: true })]);
-          streams.push(worker);
-          return worker;
-        }, options)];
+        return [
+          distribute(
+            stage.n,
+            () => {
+              const worker =
+                stage.worker === 'map'
+                  ? map(fn)
+                  : stage.worker === 'parallel'
+                    ? parallel(fn, { concurrency: 2 })
+                    : chain([fn, new PassThrough({ objectMode: true })]);
+              streams.push(worker);
+              return worker;
+            },
+            options,
+          ),
+        ];
       }
       case 'through': {
         const site = run.site(name, position, calls());
@@ -462,20 +529,26 @@ function build(c: Case): Built {
           return [through<number, number>(async (x) => run.call(site, 'micro', undefined, () => x + k), undefined, options)];
         }
         const twice = stage.form === 'twice';
-        return [through<number, number>(function (x, _encoding, callback) {
-          // Only what is thrown fails the stage: callback(falsy) is success in through2's API.
-          if (run.enter(site)) {
-            if (run.faultAsync && run.faultValue instanceof Error) {
-              setImmediate(callback, run.faultValue);
-              return;
-            }
-            throw run.faultValue;
-          }
-          if (twice) {
-            this.push(x);
-            callback(null, x + k);
-          } else callback(null, x + k);
-        }, undefined, options)];
+        return [
+          through<number, number>(
+            function (x, _encoding, callback) {
+              // Only what is thrown fails the stage: callback(falsy) is success in through2's API.
+              if (run.enter(site)) {
+                if (run.faultAsync && run.faultValue instanceof Error) {
+                  setImmediate(callback, run.faultValue);
+                  return;
+                }
+                throw run.faultValue;
+              }
+              if (twice) {
+                this.push(x);
+                callback(null, x + k);
+              } else callback(null, x + k);
+            },
+            undefined,
+            options,
+          ),
+        ];
       }
     }
   });
@@ -516,7 +589,8 @@ function build(c: Case): Built {
 
 // ---- Checking a run. ----
 
-const show = (value: unknown): string => (value instanceof Error ? `${value.constructor.name}(${value.message})` : typeof value === 'string' ? JSON.stringify(value) : String(value));
+const show = (value: unknown): string =>
+  value instanceof Error ? `${value.constructor.name}(${value.message})` : typeof value === 'string' ? JSON.stringify(value) : String(value);
 const sorted = (items: readonly number[]): number[] => [...items].sort((a, b) => a - b);
 
 /** Whether `items` fit `model`; else what is wrong. */
@@ -541,7 +615,10 @@ function mismatch(items: readonly number[], model: Model, complete: boolean): st
 
 type Outcome = { ok: true } | { ok: false; error: unknown };
 /** What the run may end with: success, and/or a rejection that `rejection` accepts. */
-interface Expected { success: boolean; rejection?: { accepts(error: unknown): boolean; what: string } }
+interface Expected {
+  success: boolean;
+  rejection?: { accepts(error: unknown): boolean; what: string };
+}
 
 /** How the runs ended, per fault type: printed as a comment, to show what the cases reached. */
 const tally = new Map<string, number>();
@@ -584,9 +661,14 @@ async function check(c: Case): Promise<void> {
 
   const out: number[] = [];
   const options = { ...(controller === undefined ? {} : { signal: controller.signal }), ...(fault.type === 'timeout' ? { timeout: fault.ms } : {}) };
-  const running = (pipeline as (...args: unknown[]) => Promise<void>)(b.source, ...b.stages, async (items: AsyncIterable<number>) => {
-    for await (const x of items) out.push(x);
-  }, options).then(
+  const running = (pipeline as (...args: unknown[]) => Promise<void>)(
+    b.source,
+    ...b.stages,
+    async (items: AsyncIterable<number>) => {
+      for await (const x of items) out.push(x);
+    },
+    options,
+  ).then(
     (): Outcome => {
       run.settled = true;
       return { ok: true };
@@ -613,12 +695,16 @@ async function check(c: Case): Promise<void> {
   const earlyAfter = (position: number): boolean => b.earlyEnds.some((p) => p > position);
   let expected: Expected;
   switch (fault.type) {
-    case 'none': expected = { success: true }; break;
+    case 'none':
+      expected = { success: true };
+      break;
     case 'throw':
       if (site === undefined || (site.calls !== undefined && run.faultAt >= site.calls)) expected = { success: true };
       else expected = rejectsWith(run.faultValue, site.calls === undefined || earlyAfter(site.position));
       break;
-    case 'abort': expected = struck ? rejectsWith(reason) : { success: true }; break;
+    case 'abort':
+      expected = struck ? rejectsWith(reason) : { success: true };
+      break;
     case 'timeout':
       expected = {
         success: true,
@@ -670,5 +756,10 @@ t.test('pipeline() over random stages and one random fault behaves as the model 
     plugins: [fc.interruptAfterTimeLimit(Math.max(90_000, RUNS * 300))],
   });
   t.pass(`${RUNS} random pipelines`);
-  t.comment([...tally].sort().map(([ended, n]) => `${ended} ${n}`).join(', '));
+  t.comment(
+    [...tally]
+      .sort()
+      .map(([ended, n]) => `${ended} ${n}`)
+      .join(', '),
+  );
 });

@@ -17,7 +17,7 @@ t.test('accessLogStream() gives the same bytes for the same seed, whatever the c
   t.ok(big.equals(small));
   t.ok(big.length <= 2 << 20 && big.length > (2 << 20) - 1024, `size ${big.length}`);
   const lines = [...accessLogLines({ seed: 42, bytes: 2 << 20 })];
-  t.equal(lines.join('\n') + '\n', big.toString('utf8'));
+  t.equal(`${lines.join('\n')}\n`, big.toString('utf8'));
 });
 
 t.test('accessLogStream() gives other bytes for another seed', async (t) => {
@@ -57,8 +57,7 @@ t.test('accessLogLines() advances the timestamp one second every 64 lines', asyn
 });
 
 t.test('accessLogLines() honours nonAsciiRatio roughly, and 0 gives pure ASCII', async (t) => {
-  const share = (ratio: number): number =>
-    [...accessLogLines({ seed: 11, lines: 20_000, nonAsciiRatio: ratio })].filter(nonAscii).length / 20_000;
+  const share = (ratio: number): number => [...accessLogLines({ seed: 11, lines: 20_000, nonAsciiRatio: ratio })].filter(nonAscii).length / 20_000;
   t.equal(share(0), 0);
   t.equal(share(1), 1);
   t.ok(Math.abs(share(0.03) - 0.03) < 0.006, `0.03 gave ${share(0.03)}`);
@@ -75,7 +74,10 @@ t.test('accessLogStream() stops at whichever of bytes and lines comes first', as
 });
 
 t.test('accessLogStream() refuses bad options when created', async (t) => {
-  t.throws(() => accessLogStream({ nonAsciiRatio: 2 }), new RangeError('accessLogStream(): options.nonAsciiRatio must be a number from 0 to 1, got 2 (number)'));
+  t.throws(
+    () => accessLogStream({ nonAsciiRatio: 2 }),
+    new RangeError('accessLogStream(): options.nonAsciiRatio must be a number from 0 to 1, got 2 (number)'),
+  );
   t.throws(() => accessLogStream({ nonAsciiRatio: '0.1' as never }), TypeError);
   t.throws(() => accessLogStream({ seed: -1 }), new RangeError('accessLogStream(): options.seed must be an integer >= 0, got -1 (number)'));
   t.throws(() => accessLogStream({ chunkSize: 100 }), new RangeError('accessLogStream(): options.chunkSize must be an integer >= 1024, got 100 (number)'));

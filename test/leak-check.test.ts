@@ -33,7 +33,10 @@ t.test('leakCheck() reports a timer left active', async (t) => {
   const check = leakCheck({ timeout: 0 });
   const timer = setInterval(() => {}, 1000);
   try {
-    const err = await check.verify().then(() => undefined, (e: unknown) => e);
+    const err = await check.verify().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(err instanceof LeakError);
     t.ok(err instanceof SluiceError);
     t.equal((err as LeakError).code, 'ERR_SLUICE_LEAK');
@@ -144,14 +147,11 @@ t.test('leakCheck() reports a worker thread left running', async (t) => {
   await check.verify();
 });
 
-t.test("leakCheck() reports signal listeners an undisposed shutdownSignal() left on process", async (t) => {
+t.test('leakCheck() reports signal listeners an undisposed shutdownSignal() left on process', async (t) => {
   const check = leakCheck({ timeout: 0 });
   const shutdown = shutdownSignal();
   try {
-    t.same(await leaksOf(check.verify()), [
-      "1 'SIGINT' listener left on process",
-      "1 'SIGTERM' listener left on process",
-    ]);
+    t.same(await leaksOf(check.verify()), ["1 'SIGINT' listener left on process", "1 'SIGTERM' listener left on process"]);
   } finally {
     shutdown.dispose();
   }
@@ -191,10 +191,7 @@ t.test("leakCheck() reports 'abort' listeners left on a watched signal", async (
   busy.signal.addEventListener('abort', () => {});
   t.same(await leaksOf(check.verify()), ["2 'abort' listeners left on signals[1]"]);
   quiet.signal.addEventListener('abort', () => {});
-  t.same(await leaksOf(check.verify()), [
-    "1 'abort' listener left on signals[0]",
-    "2 'abort' listeners left on signals[1]",
-  ]);
+  t.same(await leaksOf(check.verify()), ["1 'abort' listener left on signals[0]", "2 'abort' listeners left on signals[1]"]);
 });
 
 t.test('leakCheck() reports a watched stream that was not destroyed', async (t) => {
@@ -223,11 +220,10 @@ t.test('leakCheck() track() watches streams and signals added after the snapshot
   controller.signal.addEventListener('abort', () => {});
   first.destroy();
   const leaks = await leaksOf(check.verify());
-  t.same(leaks.filter((l) => !l.endsWith('Timeout left active')), [
-    "1 'abort' listener left on signals[0]",
-    `1 'abort' listener left on signal "deadline"`,
-    'stream #2 "upper" (Transform) not destroyed',
-  ]);
+  t.same(
+    leaks.filter((l) => !l.endsWith('Timeout left active')),
+    ["1 'abort' listener left on signals[0]", `1 'abort' listener left on signal "deadline"`, 'stream #2 "upper" (Transform) not destroyed'],
+  );
   second.destroy();
 });
 

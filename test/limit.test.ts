@@ -4,7 +4,9 @@ import { limit } from '../lib/limit.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -20,29 +22,31 @@ t.test('limit() refuses a concurrency that is not an integer >= 1 or Infinity', 
 });
 
 t.test('limit() never runs more than concurrency at once (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.integer({ min: 1, max: 5 }),
-    fc.array(fc.nat(6), { maxLength: 30 }),
-    async (concurrency, works) => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.nat(6), { maxLength: 30 }), async (concurrency, works) => {
       const run = limit(concurrency);
       let running = 0;
       let most = 0;
-      const results = await Promise.all(works.map((work, i) => run(async () => {
-        most = Math.max(most, ++running);
-        // activeCount also counts calls that ended their body but have not yet given their place back.
-        if (run.activeCount < running || run.activeCount > concurrency) {
-          throw new Error(`activeCount ${run.activeCount}, running ${running}`);
-        }
-        await ticks(work);
-        running--;
-        return i;
-      })));
+      const results = await Promise.all(
+        works.map((work, i) =>
+          run(async () => {
+            most = Math.max(most, ++running);
+            // activeCount also counts calls that ended their body but have not yet given their place back.
+            if (run.activeCount < running || run.activeCount > concurrency) {
+              throw new Error(`activeCount ${run.activeCount}, running ${running}`);
+            }
+            await ticks(work);
+            running--;
+            return i;
+          }),
+        ),
+      );
       if (most > concurrency) throw new Error(`${most} running with concurrency ${concurrency}`);
       if (works.length > 0 && most !== Math.min(concurrency, works.length)) throw new Error(`only ${most} ran at once`);
       if (results.join() !== works.map((_, i) => i).join()) throw new Error('results out of order');
       if (run.activeCount !== 0 || run.pendingCount !== 0) throw new Error('counts not back to 0');
-    },
-  ));
+    }),
+  );
 });
 
 t.test('limit() reports activeCount and pendingCount', async (t) => {
@@ -68,10 +72,15 @@ t.test('limit() rejects with the error fn threw, unchanged, and goes on with the
   const sync = { reason: 'thrown synchronously' };
   const results = await Promise.allSettled([
     run(() => Promise.reject(boom)),
-    run(() => { throw sync; }),
+    run(() => {
+      throw sync;
+    }),
     run(() => 'fine'),
   ]);
-  t.same(results.map((r) => r.status), ['rejected', 'rejected', 'fulfilled']);
+  t.same(
+    results.map((r) => r.status),
+    ['rejected', 'rejected', 'fulfilled'],
+  );
   t.equal((results[0] as PromiseRejectedResult).reason, boom);
   t.equal((results[1] as PromiseRejectedResult).reason, sync);
   t.equal((results[2] as PromiseFulfilledResult<string>).value, 'fine');
@@ -81,6 +90,7 @@ t.test('limit() rejects with the error fn threw, unchanged, and goes on with the
 t.test('limit() accepts plain values and thenables', async (t) => {
   const run = limit(1);
   t.equal(await run(() => 42), 42);
+  // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test is about.
   const thenable = { then: (resolve: (v: string) => void) => resolve('thenable') } as PromiseLike<string>;
   t.equal(await run(() => thenable), 'thenable');
 });

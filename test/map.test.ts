@@ -11,64 +11,130 @@ import { stageContract } from './fixtures/contract.js';
 import { counted, deferred, producer, rejection, slowSink, sourceState, thrown, turns } from './fixtures/helpers.js';
 
 t.test('map() calls a sync function on each item', async (t) => {
-  t.same(await toArray([1, 2, 3], map((n: number) => n * 2)), [2, 4, 6]);
+  t.same(
+    await toArray(
+      [1, 2, 3],
+      map((n: number) => n * 2),
+    ),
+    [2, 4, 6],
+  );
 });
 
 t.test('map() awaits an async function and keeps the input order', async (t) => {
-  const out = await toArray([30, 1, 10], map(async (ms: number) => {
-    await sleep(ms);
-    return ms;
-  }));
+  const out = await toArray(
+    [30, 1, 10],
+    map(async (ms: number) => {
+      await sleep(ms);
+      return ms;
+    }),
+  );
   t.same(out, [30, 1, 10]);
 });
 
 t.test('map() passes a signal and the 0-based index to the function', async (t) => {
   const seen: { index: number; signal: AbortSignal; aborted: boolean }[] = [];
-  await toArray(['a', 'b', 'c'], map((s: string, ctx: StageContext) => {
-    seen.push({ index: ctx.index, signal: ctx.signal, aborted: ctx.signal.aborted });
-    return s;
-  }));
-  t.same(seen.map((ctx) => ctx.index), [0, 1, 2]);
+  await toArray(
+    ['a', 'b', 'c'],
+    map((s: string, ctx: StageContext) => {
+      seen.push({ index: ctx.index, signal: ctx.signal, aborted: ctx.signal.aborted });
+      return s;
+    }),
+  );
+  t.same(
+    seen.map((ctx) => ctx.index),
+    [0, 1, 2],
+  );
   t.ok(seen.every((ctx) => ctx.signal instanceof AbortSignal && !ctx.aborted));
 });
 
 t.test('map() drops an item when the function returns undefined', async (t) => {
-  t.same(await toArray([1, 2, 3, 4], map((n: number) => (n % 2 === 0 ? undefined : n))), [1, 3]);
+  t.same(
+    await toArray(
+      [1, 2, 3, 4],
+      map((n: number) => (n % 2 === 0 ? undefined : n)),
+    ),
+    [1, 3],
+  );
 });
 
 t.test('map() drops an item when an async function resolves to undefined', async (t) => {
-  t.same(await toArray([1, 2, 3, 4], map(async (n: number) => (n % 2 === 0 ? undefined : n))), [1, 3]);
+  t.same(
+    await toArray(
+      [1, 2, 3, 4],
+      map(async (n: number) => (n % 2 === 0 ? undefined : n)),
+    ),
+    [1, 3],
+  );
 });
 
 t.test('map() drops an item when the function returns null, without ending the stream', async (t) => {
-  t.same(await toArray([1, 2, 3], map((n: number) => (n === 2 ? null : n))), [1, 3]);
+  t.same(
+    await toArray(
+      [1, 2, 3],
+      map((n: number) => (n === 2 ? null : n)),
+    ),
+    [1, 3],
+  );
 });
 
 t.test('map() passes an array result on as one item', async (t) => {
-  t.same(await toArray([1, 2], map((n: number) => [n, n])), [[1, 1], [2, 2]]);
+  t.same(
+    await toArray(
+      [1, 2],
+      map((n: number) => [n, n]),
+    ),
+    [
+      [1, 1],
+      [2, 2],
+    ],
+  );
 });
 
 t.test('map() passes on each value of many()', async (t) => {
-  t.same(await toArray([1, 2], map((n: number) => many([n, -n]))), [1, -1, 2, -2]);
+  t.same(
+    await toArray(
+      [1, 2],
+      map((n: number) => many([n, -n])),
+    ),
+    [1, -1, 2, -2],
+  );
 });
 
 t.test('map() passes on each value of many() from an async function', async (t) => {
-  t.same(await toArray([1, 2], map(async (n: number) => many([n, -n]))), [1, -1, 2, -2]);
+  t.same(
+    await toArray(
+      [1, 2],
+      map(async (n: number) => many([n, -n])),
+    ),
+    [1, -1, 2, -2],
+  );
 });
 
 t.test('map() passes on each yield of a generator function', async (t) => {
-  t.same(await toArray([2, 3], map(function* (n: number) {
-    for (let i = 0; i < n; i++) yield `${n}.${i}`;
-  })), ['2.0', '2.1', '3.0', '3.1', '3.2']);
+  t.same(
+    await toArray(
+      [2, 3],
+      map(function* (n: number) {
+        for (let i = 0; i < n; i++) yield `${n}.${i}`;
+      }),
+    ),
+    ['2.0', '2.1', '3.0', '3.1', '3.2'],
+  );
 });
 
 t.test('map() passes on each yield of an async generator function', async (t) => {
-  t.same(await toArray([2, 1], map(async function* (n: number) {
-    for (let i = 0; i < n; i++) {
-      await sleep(1);
-      yield n * 10 + i;
-    }
-  })), [20, 21, 10]);
+  t.same(
+    await toArray(
+      [2, 1],
+      map(async function* (n: number) {
+        for (let i = 0; i < n; i++) {
+          await sleep(1);
+          yield n * 10 + i;
+        }
+      }),
+    ),
+    [20, 21, 10],
+  );
 });
 
 t.test('map() pauses a generator yielding 1e6 items while nobody reads', async (t) => {
@@ -87,19 +153,35 @@ t.test('map() pauses a generator yielding 1e6 items while nobody reads', async (
 
 t.test('map() destroys the stage with the very error an async function rejects with', async (t) => {
   const boom = new Error('boom');
-  t.equal(await rejection(toArray([1, 2, 3], map(async (n: number) => {
-    await sleep(1);
-    if (n === 2) throw boom;
-    return n;
-  }))), boom);
+  t.equal(
+    await rejection(
+      toArray(
+        [1, 2, 3],
+        map(async (n: number) => {
+          await sleep(1);
+          if (n === 2) throw boom;
+          return n;
+        }),
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('map() destroys the stage with the very error a generator throws', async (t) => {
   const boom = new Error('boom');
-  t.equal(await rejection(toArray([1], map(function* () {
-    yield 1;
-    throw boom;
-  }))), boom);
+  t.equal(
+    await rejection(
+      toArray(
+        [1],
+        map(function* () {
+          yield 1;
+          throw boom;
+        }),
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('map() aborts the signal of an in-flight call when the stage is destroyed', async (t) => {
@@ -129,7 +211,12 @@ t.test('map() keeps items in flight bounded between a fast producer and a slow c
       maxInFlight = Math.max(maxInFlight, state.produced - sink.items.length);
     },
   });
-  await pipeline(counted(2000, state), map((n: number) => n + 1), map(async (n: number) => n), sink);
+  await pipeline(
+    counted(2000, state),
+    map((n: number) => n + 1),
+    map(async (n: number) => n),
+    sink,
+  );
   t.equal(sink.items.length, 2000);
   // Two stages of 16 + 16 items, the sink's 1 and a few in hand: nowhere near the 2000 produced.
   t.ok(maxInFlight <= 80, `at most ${maxInFlight} items in flight`);
@@ -137,10 +224,13 @@ t.test('map() keeps items in flight bounded between a fast producer and a slow c
 
 t.test('map() honours readableHighWaterMark and writableHighWaterMark', async (t) => {
   let calls = 0;
-  const stage = map((n: number) => {
-    calls++;
-    return n;
-  }, { readableHighWaterMark: 3, writableHighWaterMark: 5 });
+  const stage = map(
+    (n: number) => {
+      calls++;
+      return n;
+    },
+    { readableHighWaterMark: 3, writableHighWaterMark: 5 },
+  );
   t.equal(stage.readableHighWaterMark, 3);
   t.equal(stage.writableHighWaterMark, 5);
   let accepted = 0;
@@ -167,9 +257,11 @@ t.test('map() closes a running generator when the pipeline fails downstream', as
   const state = sourceState();
   const boom = new Error('sink failed');
   const sink = new PassThrough({ objectMode: true });
-  const err = await rejection(pipeline([1], map(producer(1e6, state)), sink, async (source) => {
-    for await (const _ of source) throw boom;
-  }));
+  const err = await rejection(
+    pipeline([1], map(producer(1e6, state)), sink, async (source) => {
+      for await (const _ of source) throw boom;
+    }),
+  );
   t.equal(err, boom);
   t.equal(state.finished, true);
   t.ok(state.produced < 1e6);
@@ -206,7 +298,12 @@ t.test('map() refuses a signal that is not an AbortSignal', async (t) => {
   t.match((err as Error).message, /^map\(\): options.signal must be an AbortSignal, got Object \(object\)$/);
 });
 
-stageContract('map()', (options, hooks) => map((n: number) => {
-  hooks.visit(n);
-  return n * 2;
-}, options), { expected: [0, 2, 4] });
+stageContract(
+  'map()',
+  (options, hooks) =>
+    map((n: number) => {
+      hooks.visit(n);
+      return n * 2;
+    }, options),
+  { expected: [0, 2, 4] },
+);

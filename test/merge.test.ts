@@ -48,50 +48,58 @@ t.test('merge() reads Readables, iterables and async iterables together', async 
 });
 
 t.test('merge() yields a permutation of its inputs, whatever the latencies (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.record({
-      kind: fc.constantFrom('array', 'generator', 'async', 'readable'),
-      items: fc.array(fc.tuple(fc.integer(), fc.nat({ max: 2 })), { maxLength: 12 }),
-    }), { maxLength: 5 }),
-    fc.integer({ min: 1, max: 4 }),
-    async (specs, highWaterMark) => {
-      const sources = specs.map(({ kind, items }) => {
-        const values = items.map(([value]) => value);
-        async function* delayed(): AsyncGenerator<number> {
-          for (const [value, latency] of items) {
-            await sleep(latency);
-            yield value;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          kind: fc.constantFrom('array', 'generator', 'async', 'readable'),
+          items: fc.array(fc.tuple(fc.integer(), fc.nat({ max: 2 })), { maxLength: 12 }),
+        }),
+        { maxLength: 5 },
+      ),
+      fc.integer({ min: 1, max: 4 }),
+      async (specs, highWaterMark) => {
+        const sources = specs.map(({ kind, items }) => {
+          const values = items.map(([value]) => value);
+          async function* delayed(): AsyncGenerator<number> {
+            for (const [value, latency] of items) {
+              await sleep(latency);
+              yield value;
+            }
           }
-        }
-        if (kind === 'array') return values;
-        if (kind === 'generator') return values[Symbol.iterator]();
-        if (kind === 'async') return delayed();
-        return Readable.from(delayed(), { highWaterMark: 1 });
-      });
-      const out = await toArray(merge<number>(sources, { highWaterMark }));
-      const expected = specs.flatMap(({ items }) => items.map(([value]) => value));
-      if (out.sort(byValue).join() !== expected.sort(byValue).join()) throw new Error(`got ${out.join()}, expected ${expected.join()}`);
-    },
-  ), { numRuns: 40 });
+          if (kind === 'array') return values;
+          if (kind === 'generator') return values[Symbol.iterator]();
+          if (kind === 'async') return delayed();
+          return Readable.from(delayed(), { highWaterMark: 1 });
+        });
+        const out = await toArray(merge<number>(sources, { highWaterMark }));
+        const expected = specs.flatMap(({ items }) => items.map(([value]) => value));
+        if (out.sort(byValue).join() !== expected.sort(byValue).join()) throw new Error(`got ${out.join()}, expected ${expected.join()}`);
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
 
 t.test('merge() keeps the order of the items within each source (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.array(fc.nat({ max: 2 }), { maxLength: 10 }), { minLength: 1, maxLength: 4 }),
-    async (latencies) => {
-      const sources = latencies.map((list, s) => (async function* () {
-        for (const [i, latency] of list.entries()) {
-          await sleep(latency);
-          yield { s, i };
-        }
-      })());
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.array(fc.nat({ max: 2 }), { maxLength: 10 }), { minLength: 1, maxLength: 4 }), async (latencies) => {
+      const sources = latencies.map((list, s) =>
+        (async function* () {
+          for (const [i, latency] of list.entries()) {
+            await sleep(latency);
+            yield { s, i };
+          }
+        })(),
+      );
       const out = await toArray(merge(sources));
       latencies.forEach((list, s) => {
         const seen = out.filter((item) => item.s === s).map((item) => item.i);
         if (seen.join() !== list.map((_, i) => i).join()) throw new Error(`source ${s} came out as ${seen.join()}`);
       });
-    },
-  ), { numRuns: 30 });
+    }),
+    { numRuns: 30 },
+  );
 });
 
 t.test('merge() ends only after every source has ended', async (t) => {
@@ -131,20 +139,21 @@ for (const kind of ['async generator', 'Readable'] as const) {
   t.test(`merge() destroys every source when one fails (${kind}) and surfaces that very error`, async (t) => {
     const boom = new Error('boom');
     let failureScheduled = false;
-    const failing = kind === 'Readable'
-      ? new Readable({
-        objectMode: true,
-        read() {
-          if (!failureScheduled) setTimeout(() => this.destroy(boom), 5);
-          failureScheduled = true;
-          this.push('x');
-        },
-      })
-      : (async function* () {
-        yield 'x';
-        await sleep(5);
-        throw boom;
-      })();
+    const failing =
+      kind === 'Readable'
+        ? new Readable({
+            objectMode: true,
+            read() {
+              if (!failureScheduled) setTimeout(() => this.destroy(boom), 5);
+              failureScheduled = true;
+              this.push('x');
+            },
+          })
+        : (async function* () {
+            yield 'x';
+            await sleep(5);
+            throw boom;
+          })();
     const generator = { started: false, finalized: false };
     const readable = { started: false, finalized: false };
     const syncState = { finalized: false };
@@ -169,7 +178,10 @@ for (const kind of ['async generator', 'Readable'] as const) {
     // keeping the event loop busy (and the failing source's timer from ever firing).
     const error = await pipeline(merged, async (items: AsyncIterable<unknown>) => {
       for await (const _ of items) await sleep(1);
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.equal(error, boom, 'the very error object');
     await check.verify();
     await eventually(() => generator.finalized && readable.finalized && syncState.finalized, "every generator's finally");
@@ -214,7 +226,10 @@ t.test('merge() reads no source faster than the consumer reads', async (t) => {
   const highWaterMark = 4;
   const n = 3;
   const lead = new Lead();
-  const merged = merge(Array.from({ length: n }, () => lead.source(1000)), { highWaterMark });
+  const merged = merge(
+    Array.from({ length: n }, () => lead.source(1000)),
+    { highWaterMark },
+  );
   for await (const _ of merged) {
     lead.took();
     await sleep(0);
@@ -272,32 +287,42 @@ t.test("merge() with onError 'detach' emits no 'detach' for the sources it destr
 });
 
 t.test('merge() aborted at a random moment rejects with the reason and leaves nothing behind (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.record({ latency: fc.nat({ max: 3 }), readable: fc.boolean() }), { minLength: 1, maxLength: 4 }),
-    fc.option(fc.nat({ max: 15 }), { freq: 4 }),
-    async (specs, abortAfter) => {
-      const controller = new AbortController();
-      const reason = new Error('aborted');
-      const check = leakCheck({ signals: [controller.signal] });
-      const states = specs.map(() => ({ started: false, finalized: false }));
-      const sources = specs.map(({ latency, readable }, i) => {
-        const source = endless(latency, states[i]!);
-        return readable ? check.track(Readable.from(source, { highWaterMark: 1 })) : source;
-      });
-      const merged = check.track(merge(sources, { highWaterMark: 2 }));
-      // null: abort before the pipeline has taken a single step.
-      const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
-      const done = pipeline(merged, async (items: AsyncIterable<unknown>) => {
-        for await (const _ of items) await sleep(1);
-      }, { signal: controller.signal });
-      if (abortAfter === null) controller.abort(reason);
-      const error = await done.then(() => undefined, (e: unknown) => e);
-      clearTimeout(timer);
-      if (error !== reason) throw new Error(`rejected with ${String(error)}`);
-      await check.verify();
-      await eventually(() => states.every((s) => !s.started || s.finalized), "every started generator's finally");
-    },
-  ), { numRuns: 30 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ latency: fc.nat({ max: 3 }), readable: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+      fc.option(fc.nat({ max: 15 }), { freq: 4 }),
+      async (specs, abortAfter) => {
+        const controller = new AbortController();
+        const reason = new Error('aborted');
+        const check = leakCheck({ signals: [controller.signal] });
+        const states = specs.map(() => ({ started: false, finalized: false }));
+        const sources = specs.map(({ latency, readable }, i) => {
+          const source = endless(latency, states[i]!);
+          return readable ? check.track(Readable.from(source, { highWaterMark: 1 })) : source;
+        });
+        const merged = check.track(merge(sources, { highWaterMark: 2 }));
+        // null: abort before the pipeline has taken a single step.
+        const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
+        const done = pipeline(
+          merged,
+          async (items: AsyncIterable<unknown>) => {
+            for await (const _ of items) await sleep(1);
+          },
+          { signal: controller.signal },
+        );
+        if (abortAfter === null) controller.abort(reason);
+        const error = await done.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        clearTimeout(timer);
+        if (error !== reason) throw new Error(`rejected with ${String(error)}`);
+        await check.verify();
+        await eventually(() => states.every((s) => !s.started || s.finalized), "every started generator's finally");
+      },
+    ),
+    { numRuns: 30 },
+  );
 });
 
 t.test('merge() refuses what is not a list of sources, naming it', async (t) => {

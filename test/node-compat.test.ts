@@ -28,8 +28,12 @@ function pin(t: Test, ok: boolean, reliance: Reliance, what: string): void {
 t.test('closeSettled() is false between destroy() and the close event, while stream.closed is already true', async (t) => {
   const stream = new PassThrough();
   const state = (stream as unknown as { _readableState?: { closeEmitted?: unknown; emitClose?: unknown } })._readableState;
-  pin(t, typeof state?.closeEmitted === 'boolean' && typeof state.emitClose === 'boolean', RELIANCES.closeState,
-    '_readableState.closeEmitted / .emitClose are gone or no longer booleans');
+  pin(
+    t,
+    typeof state?.closeEmitted === 'boolean' && typeof state.emitClose === 'boolean',
+    RELIANCES.closeState,
+    '_readableState.closeEmitted / .emitClose are gone or no longer booleans',
+  );
   const closing = once(stream, 'close');
   stream.destroy();
   pin(t, stream.closed, RELIANCES.closeState, 'stream.closed is not set in destroy() any more (closeSettled() may be replaceable by it)');
@@ -72,16 +76,24 @@ function runChild(fix: boolean): { status: number | null; stdout: string; stderr
 t.test("Duplex.fromWeb()'s _writev still crashes the process when a buffered write fails (why fromWebOneByOne() exists)", async (t) => {
   const { status, stdout, stderr } = runChild(false);
   const crashed = status !== 0 && stderr.includes('error.filter is not a function');
-  pin(t, crashed, RELIANCES.fromWebWritev,
+  pin(
+    t,
+    crashed,
+    RELIANCES.fromWebWritev,
     `fromWeb's _writev no longer crashes on a failing buffered write (exit ${status}, output ${JSON.stringify(stdout + stderr).slice(0, 300)}): ` +
-    'Node fixed it, so fromWebOneByOne() can go back to plain Duplex.fromWeb() for this Node version and later');
+      'Node fixed it, so fromWebOneByOne() can go back to plain Duplex.fromWeb() for this Node version and later',
+  );
 });
 
 t.test('fromWebOneByOne() fails the stream with the very error and the process survives', async (t) => {
   const { status, stdout, stderr } = runChild(true);
   t.equal(status, 0, `exit code (stderr: ${stderr.slice(0, 500)})`);
-  pin(t, stdout.includes('failed with the error') && stdout.includes('survived'), RELIANCES.fromWebWritev,
-    `without _writev, a failing write no longer destroys the fromWeb stream with the error (output ${JSON.stringify(stdout)})`);
+  pin(
+    t,
+    stdout.includes('failed with the error') && stdout.includes('survived'),
+    RELIANCES.fromWebWritev,
+    `without _writev, a failing write no longer destroys the fromWeb stream with the error (output ${JSON.stringify(stdout)})`,
+  );
 });
 
 t.test('fromWebOneByOne() passes items through in order', async (t) => {
@@ -98,8 +110,12 @@ t.test('isTeardownNoise() knows finished() on a stream destroyed before its end:
   const stream = new PassThrough();
   stream.destroy();
   const got = await new Promise<unknown>((resolve) => finished(stream, resolve));
-  pin(t, (got as { code?: unknown } | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE', RELIANCES.teardownCodes,
-    `finished() on a destroyed stream gives ${String((got as { code?: unknown } | undefined)?.code)}, not ERR_STREAM_PREMATURE_CLOSE`);
+  pin(
+    t,
+    (got as { code?: unknown } | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE',
+    RELIANCES.teardownCodes,
+    `finished() on a destroyed stream gives ${String((got as { code?: unknown } | undefined)?.code)}, not ERR_STREAM_PREMATURE_CLOSE`,
+  );
   t.equal(isTeardownNoise(got, false), true);
 });
 
@@ -108,8 +124,12 @@ t.test('isTeardownNoise() knows a write after destroy(): ERR_STREAM_DESTROYED', 
   stream.on('error', () => {});
   stream.destroy();
   const got = await new Promise<unknown>((resolve) => stream.write('x', resolve));
-  pin(t, (got as { code?: unknown } | undefined)?.code === 'ERR_STREAM_DESTROYED', RELIANCES.teardownCodes,
-    `a write after destroy() fails with ${String((got as { code?: unknown } | undefined)?.code)}, not ERR_STREAM_DESTROYED`);
+  pin(
+    t,
+    (got as { code?: unknown } | undefined)?.code === 'ERR_STREAM_DESTROYED',
+    RELIANCES.teardownCodes,
+    `a write after destroy() fails with ${String((got as { code?: unknown } | undefined)?.code)}, not ERR_STREAM_DESTROYED`,
+  );
   t.equal(isTeardownNoise(got, false), true);
 });
 
@@ -117,35 +137,57 @@ t.test("isTeardownNoise() knows the AbortError of Node's pipeline aborted by its
   const controller = new AbortController();
   const reason = new Error('stop');
   const source = new Readable({ objectMode: true, read() {} });
-  const run = streamPipeline(source, new PassThrough({ objectMode: true }), async (s: AsyncIterable<unknown>) => {
-    for await (const _ of s);
-  }, { signal: controller.signal });
+  const run = streamPipeline(
+    source,
+    new PassThrough({ objectMode: true }),
+    async (s: AsyncIterable<unknown>) => {
+      for await (const _ of s);
+    },
+    { signal: controller.signal },
+  );
   controller.abort(reason);
   const got = await rejection(run);
-  pin(t, isNodeAbort(got) && (got as { cause?: unknown }).cause === reason, RELIANCES.teardownCodes,
-    `an aborted pipeline rejects with ${String((got as { name?: unknown }).name)} (not an AbortError whose cause is the reason)`);
+  pin(
+    t,
+    isNodeAbort(got) && (got as { cause?: unknown }).cause === reason,
+    RELIANCES.teardownCodes,
+    `an aborted pipeline rejects with ${String((got as { name?: unknown }).name)} (not an AbortError whose cause is the reason)`,
+  );
   t.equal(isTeardownNoise(got, true), true);
   t.equal(isTeardownNoise(got, false), false, 'an AbortError before any abort is a real error');
 });
 
 for (const [how, sink] of [
-  ['breaks out of its loop', async (source: AsyncIterable<unknown>) => {
-    for await (const _ of source) break;
-  }],
-  ['throws', async (source: AsyncIterable<unknown>) => {
-    for await (const _ of source) throw new Error('sink failed');
-  }],
+  [
+    'breaks out of its loop',
+    async (source: AsyncIterable<unknown>) => {
+      for await (const _ of source) break;
+    },
+  ],
+  [
+    'throws',
+    async (source: AsyncIterable<unknown>) => {
+      for await (const _ of source) throw new Error('sink failed');
+    },
+  ],
 ] as const) {
   t.test(`isNodeAbort() knows how Node destroys a source whose reader ${how}: an AbortError`, async (t) => {
-    const source = new Readable({ objectMode: true, read() {
-      this.push(1);
-    } });
+    const source = new Readable({
+      objectMode: true,
+      read() {
+        this.push(1);
+      },
+    });
     let error: unknown;
     source.on('error', (e) => (error = e));
     await streamPipeline(source, sink).catch(() => {});
     await turns(2);
-    pin(t, source.destroyed && isNodeAbort(error), RELIANCES.teardownCodes,
-      `the source is destroyed with ${error === undefined ? 'no error' : String((error as { name?: unknown }).name)}, not an AbortError`);
+    pin(
+      t,
+      source.destroyed && isNodeAbort(error),
+      RELIANCES.teardownCodes,
+      `the source is destroyed with ${error === undefined ? 'no error' : String((error as { name?: unknown }).name)}, not an AbortError`,
+    );
   });
 }
 
@@ -178,8 +220,12 @@ t.test("Transform starts out of sync mode: a push from _write reaches a flowing 
   const seen: unknown[] = [];
   stream.on('data', (item) => seen.push(item));
   stream.write(1);
-  pin(t, seen.length === 1, RELIANCES.transformStart,
-    "a push from _write waits for a later tick: Engine gains nothing from Transform any more (it could extend Duplex), or is slower");
+  pin(
+    t,
+    seen.length === 1,
+    RELIANCES.transformStart,
+    'a push from _write waits for a later tick: Engine gains nothing from Transform any more (it could extend Duplex), or is slower',
+  );
   stream.destroy();
 });
 
@@ -193,8 +239,12 @@ t.test("Transform's 'prefinish' push(null) after a subclass's own _final is a no
   stream.on('data', (item) => out.push(item));
   stream.end(1);
   await once(stream, 'close');
-  pin(t, errors.length === 0 && ends === 1 && stream.writableFinished, RELIANCES.transformPrefinish,
-    `ending a Transform with its own _final gave ${errors.length} error(s) (${errors.map(String).join('; ')}), ${ends} 'end' event(s)`);
+  pin(
+    t,
+    errors.length === 0 && ends === 1 && stream.writableFinished,
+    RELIANCES.transformPrefinish,
+    `ending a Transform with its own _final gave ${errors.length} error(s) (${errors.map(String).join('; ')}), ${ends} 'end' event(s)`,
+  );
   t.same(out, [1]);
 });
 
@@ -232,9 +282,17 @@ t.test('async_hooks types map to the names process.getActiveResourcesInfo() give
   clearTimeout(timer);
   clearImmediate(immediate);
   server.close();
-  for (const [type, name] of [['Timeout', 'Timeout'], ['Immediate', 'Immediate'], ['TCPSERVERWRAP', 'TCPServerWrap']] as const) {
-    pin(t, types.includes(type) && added.includes(name), RELIANCES.timerDestroyed,
-      `the hook saw ${JSON.stringify(types)} and getActiveResourcesInfo() added ${JSON.stringify(added)}: no ${type} as ${name}`);
+  for (const [type, name] of [
+    ['Timeout', 'Timeout'],
+    ['Immediate', 'Immediate'],
+    ['TCPSERVERWRAP', 'TCPServerWrap'],
+  ] as const) {
+    pin(
+      t,
+      types.includes(type) && added.includes(name),
+      RELIANCES.timerDestroyed,
+      `the hook saw ${JSON.stringify(types)} and getActiveResourcesInfo() added ${JSON.stringify(added)}: no ${type} as ${name}`,
+    );
   }
   await once(server, 'close');
 });
@@ -247,8 +305,17 @@ t.test('refusedExecArgv() reads the options new Worker() refuses from its ERR_WO
     thrown = error;
   }
   const refused = refusedExecArgv(thrown);
-  pin(t, refused !== undefined, RELIANCES.workerExecArgv, `new Worker() with V8 options in execArgv did not throw ERR_WORKER_INVALID_EXEC_ARGV (got ${String(thrown)})`);
-  pin(t, refused?.has('--max-old-space-size=64') === true && refused.has('--expose-gc'), RELIANCES.workerExecArgv,
-    `the error no longer lists the refused options after a colon: ${(thrown as Error | undefined)?.message}`);
+  pin(
+    t,
+    refused !== undefined,
+    RELIANCES.workerExecArgv,
+    `new Worker() with V8 options in execArgv did not throw ERR_WORKER_INVALID_EXEC_ARGV (got ${String(thrown)})`,
+  );
+  pin(
+    t,
+    refused?.has('--max-old-space-size=64') === true && refused.has('--expose-gc'),
+    RELIANCES.workerExecArgv,
+    `the error no longer lists the refused options after a colon: ${(thrown as Error | undefined)?.message}`,
+  );
   t.equal(refusedExecArgv(new Error('other')), undefined);
 });

@@ -74,11 +74,23 @@ t.test('npm pack from a fresh clone builds dist/ and ships it with the LICENSE, 
   for (const file of ['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) {
     t.ok(files.includes(file), `ships ${file}`);
   }
-  t.same(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md'].includes(f)), [], 'ships nothing from outside dist/ but the documents');
-  t.same(files.filter((f) => f.endsWith('.map')), [], 'ships no source maps (it does not ship the sources they point at)');
+  t.same(
+    files.filter((f) => !f.startsWith('dist/') && !['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md'].includes(f)),
+    [],
+    'ships nothing from outside dist/ but the documents',
+  );
+  t.same(
+    files.filter((f) => f.endsWith('.map')),
+    [],
+    'ships no source maps (it does not ship the sources they point at)',
+  );
   const mapped = files.filter((f) => f.endsWith('.js') && readFileSync(join(clone, f), 'utf8').includes('sourceMappingURL'));
   t.same(mapped, [], 'no shipped .js points at a source map');
-  t.same(files.filter((f) => f.startsWith('dist/cli/') && f.endsWith('.d.ts')), [], "ships no declarations for the command's modules");
+  t.same(
+    files.filter((f) => f.startsWith('dist/cli/') && f.endsWith('.d.ts')),
+    [],
+    "ships no declarations for the command's modules",
+  );
   t.match(readFileSync(join(clone, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 the sluice authors\n/, 'the LICENSE is MIT');
 });
 
@@ -122,8 +134,17 @@ t.test("the packed types check under tsc --strict --module nodenext without skip
 
   // A .d.ts no entry point reaches is dead weight, and a sign that `files` is out of date.
   const installed = join(dir, 'node_modules', 'sluice') + sep;
-  const reached = new Set(byDefault.stdout.split('\n').filter((f) => f.startsWith(installed)).map((f) => relative(installed, f).split(sep).join('/')));
-  t.same(files.filter((f) => f.endsWith('.d.ts') && !reached.has(f)), [], 'every shipped .d.ts is reached from an entry point (exclude the rest in package.json "files")');
+  const reached = new Set(
+    byDefault.stdout
+      .split('\n')
+      .filter((f) => f.startsWith(installed))
+      .map((f) => relative(installed, f).split(sep).join('/')),
+  );
+  t.same(
+    files.filter((f) => f.endsWith('.d.ts') && !reached.has(f)),
+    [],
+    'every shipped .d.ts is reached from an entry point (exclude the rest in package.json "files")',
+  );
 });
 
 t.test('the packed types check under tsc --strict --module nodenext without skipLibCheck, with the newest @types/node', async (t) => {
@@ -143,7 +164,10 @@ t.test('npm install leaves the committed package-lock.json unchanged', async (t)
   mkdirSync(dir);
   for (const file of ['package.json', 'package-lock.json']) cpSync(join(root, file), join(dir, file));
   // Only the lockfile is written, from the lockfile itself: offline, with an empty cache, nothing installed.
-  const install = npm(['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--cache', join(work, 'empty-cache')], dir);
+  const install = npm(
+    ['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--cache', join(work, 'empty-cache')],
+    dir,
+  );
   succeeded(t, install, 'package-lock.json has everything package.json asks for');
   t.equal(readFileSync(join(dir, 'package-lock.json'), 'utf8'), readFileSync(join(root, 'package-lock.json'), 'utf8'), 'package-lock.json is unchanged');
   t.notOk(existsSync(join(dir, 'node_modules')), 'installed nothing');

@@ -13,7 +13,11 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
 
 /** An async function that counts calls in flight and remembers the most seen at once. */
-function instrumented<T>(latency: (item: T) => number): { fn: (item: T, ctx: { signal: AbortSignal }) => Promise<T>; max: () => number; started: () => number } {
+function instrumented<T>(latency: (item: T) => number): {
+  fn: (item: T, ctx: { signal: AbortSignal }) => Promise<T>;
+  max: () => number;
+  started: () => number;
+} {
   let inFlight = 0;
   let max = 0;
   let started = 0;
@@ -54,28 +58,46 @@ t.test('parallel() with concurrency 1 runs one call at a time', async (t) => {
 
 t.test('parallel() keeps the input order with random latencies', async (t) => {
   const latencies = range(50).map(() => Math.floor(Math.random() * 8));
-  const out = await toArray(range(50), parallel(async (n: number) => {
-    await sleep(latencies[n]!);
-    return n * 2;
-  }, { concurrency: 6 }));
-  t.same(out, range(50).map((n) => n * 2));
+  const out = await toArray(
+    range(50),
+    parallel(
+      async (n: number) => {
+        await sleep(latencies[n]!);
+        return n * 2;
+      },
+      { concurrency: 6 },
+    ),
+  );
+  t.same(
+    out,
+    range(50).map((n) => n * 2),
+  );
 });
 
 t.test('parallel() unordered yields the same multiset of results', async (t) => {
   const latencies = range(50).map(() => Math.floor(Math.random() * 8));
-  const out = await toArray(range(50), parallel(async (n: number) => {
-    await sleep(latencies[n]!);
-    return n;
-  }, { concurrency: 6, ordered: false }));
+  const out = await toArray(
+    range(50),
+    parallel(
+      async (n: number) => {
+        await sleep(latencies[n]!);
+        return n;
+      },
+      { concurrency: 6, ordered: false },
+    ),
+  );
   t.same(sorted(out), range(50));
 });
 
 t.test('parallel() unordered emits results in completion order', async (t) => {
   const release = [deferred(), deferred(), deferred()];
-  const p = parallel(async (n: number) => {
-    await release[n]!.promise;
-    return n;
-  }, { ordered: false });
+  const p = parallel(
+    async (n: number) => {
+      await release[n]!.promise;
+      return n;
+    },
+    { ordered: false },
+  );
   const out = toArray([0, 1, 2], p);
   await turns();
   release[2]!.resolve();
@@ -88,19 +110,38 @@ t.test('parallel() unordered emits results in completion order', async (t) => {
 
 t.test('parallel() passes the 0-based item index and a live signal to the function', async (t) => {
   const seen: [string, number, boolean][] = [];
-  await toArray(['a', 'b', 'c'], parallel(async (s: string, { index, signal }) => {
-    seen.push([s, index, signal.aborted]);
-    return s;
-  }));
-  t.same(seen, [['a', 0, false], ['b', 1, false], ['c', 2, false]]);
+  await toArray(
+    ['a', 'b', 'c'],
+    parallel(async (s: string, { index, signal }) => {
+      seen.push([s, index, signal.aborted]);
+      return s;
+    }),
+  );
+  t.same(seen, [
+    ['a', 0, false],
+    ['b', 1, false],
+    ['c', 2, false],
+  ]);
 });
 
 t.test('parallel() takes a sync function', async (t) => {
-  t.same(await toArray([1, 2, 3], parallel((n: number) => n + 1)), [2, 3, 4]);
+  t.same(
+    await toArray(
+      [1, 2, 3],
+      parallel((n: number) => n + 1),
+    ),
+    [2, 3, 4],
+  );
 });
 
 t.test('parallel() drops a result of undefined or null', async (t) => {
-  t.same(await toArray([1, 2, 3, 4], parallel(async (n: number) => (n === 2 ? undefined : n === 3 ? null : n))), [1, 4]);
+  t.same(
+    await toArray(
+      [1, 2, 3, 4],
+      parallel(async (n: number) => (n === 2 ? undefined : n === 3 ? null : n)),
+    ),
+    [1, 4],
+  );
 });
 
 t.test('parallel() holds at most concurrency results back while waiting for a slow head', async (t) => {
@@ -108,11 +149,14 @@ t.test('parallel() holds at most concurrency results back while waiting for a sl
   // no call starts beyond the pool, so the reorder buffer holds at most concurrency - 1 results.
   const head = deferred();
   let started = 0;
-  const p = parallel(async (n: number) => {
-    started++;
-    if (n === 0) await head.promise;
-    return n;
-  }, { concurrency: 4 });
+  const p = parallel(
+    async (n: number) => {
+      started++;
+      if (n === 0) await head.promise;
+      return n;
+    },
+    { concurrency: 4 },
+  );
   const out = toArray(range(30), p);
   await turns(10);
   t.equal(started, 4);
@@ -122,10 +166,13 @@ t.test('parallel() holds at most concurrency results back while waiting for a sl
 
 t.test('parallel() starts no new call while downstream is full', async (t) => {
   let started = 0;
-  const p = parallel(async (n: number) => {
-    started++;
-    return n;
-  }, { concurrency: 2, highWaterMark: 3 });
+  const p = parallel(
+    async (n: number) => {
+      started++;
+      return n;
+    },
+    { concurrency: 2, highWaterMark: 3 },
+  );
   for (let i = 0; i < 50; i++) p.write(i);
   await turns(10);
   const whileFull = started;
@@ -143,7 +190,11 @@ t.test('parallel() keeps items in flight bounded between a fast producer and a s
   const state = sourceState();
   let maxInFlight = 0;
   const sink = slowSink<number>({ onItem: () => (maxInFlight = Math.max(maxInFlight, state.produced - sink.items.length)) });
-  await pipeline(counted(1000, state), parallel(async (n: number) => n, { concurrency: 8 }), sink);
+  await pipeline(
+    counted(1000, state),
+    parallel(async (n: number) => n, { concurrency: 8 }),
+    sink,
+  );
   t.equal(sink.items.length, 1000);
   t.ok(maxInFlight <= 60, `at most ${maxInFlight} items in flight`);
 });
@@ -151,10 +202,18 @@ t.test('parallel() keeps items in flight bounded between a fast producer and a s
 t.test('parallel() fails an item with a TimeoutError and aborts its signal when the timeout runs out', async (t) => {
   const check = leakCheck();
   let seen: AbortSignal | undefined;
-  const err = await rejection(toArray([1], parallel(async (n: number, { signal }) => {
-    seen = signal;
-    return sleep(60_000, n, { signal });
-  }, { timeout: 15 })));
+  const err = await rejection(
+    toArray(
+      [1],
+      parallel(
+        async (n: number, { signal }) => {
+          seen = signal;
+          return sleep(60_000, n, { signal });
+        },
+        { timeout: 15 },
+      ),
+    ),
+  );
   t.ok(err instanceof TimeoutError);
   t.ok(err instanceof SluiceError);
   t.equal((err as TimeoutError).code, 'ERR_SLUICE_TIMEOUT');
@@ -167,40 +226,75 @@ t.test('parallel() fails an item with a TimeoutError and aborts its signal when 
 
 t.test('parallel() lets calls that finish in time through when a timeout is set', async (t) => {
   const check = leakCheck();
-  t.same(await toArray([1, 2, 3], parallel(async (n: number) => n * 2, { timeout: 60_000 })), [2, 4, 6]);
+  t.same(
+    await toArray(
+      [1, 2, 3],
+      parallel(async (n: number) => n * 2, { timeout: 60_000 }),
+    ),
+    [2, 4, 6],
+  );
   await check.verify();
 });
 
 t.test('parallel() retries a failed call until it succeeds', async (t) => {
   const tries = new Map<number, number>();
-  const out = await toArray([1, 2, 3], parallel(async (n: number) => {
-    const k = (tries.get(n) ?? 0) + 1;
-    tries.set(n, k);
-    if (n === 2 && k < 3) throw new Error(`flaky ${k}`);
-    return n;
-  }, { retry: { retries: 3, minDelay: 1 } }));
+  const out = await toArray(
+    [1, 2, 3],
+    parallel(
+      async (n: number) => {
+        const k = (tries.get(n) ?? 0) + 1;
+        tries.set(n, k);
+        if (n === 2 && k < 3) throw new Error(`flaky ${k}`);
+        return n;
+      },
+      { retry: { retries: 3, minDelay: 1 } },
+    ),
+  );
   t.same(out, [1, 2, 3]);
-  t.same([...tries], [[1, 1], [2, 3], [3, 1]]);
+  t.same(
+    [...tries],
+    [
+      [1, 1],
+      [2, 3],
+      [3, 1],
+    ],
+  );
 });
 
 t.test('parallel() fails with the last error once the retries are used up', async (t) => {
   let tries = 0;
   const errors: Error[] = [];
-  const err = await rejection(toArray([1], parallel(async () => {
-    const e = new Error(`try ${++tries}`);
-    errors.push(e);
-    throw e;
-  }, { retry: { retries: 2, minDelay: 1 } })));
+  const err = await rejection(
+    toArray(
+      [1],
+      parallel(
+        async () => {
+          const e = new Error(`try ${++tries}`);
+          errors.push(e);
+          throw e;
+        },
+        { retry: { retries: 2, minDelay: 1 } },
+      ),
+    ),
+  );
   t.equal(tries, 3);
   t.equal(err, errors[2]);
 });
 
 t.test('parallel() waits longer before each retry', async (t) => {
   const at: number[] = [];
-  await rejection(toArray([1], parallel(async () => {
-    at.push(performance.now());
-    throw new Error('no');
-  }, { retry: { retries: 3, minDelay: 10, factor: 2, jitter: 0 } })));
+  await rejection(
+    toArray(
+      [1],
+      parallel(
+        async () => {
+          at.push(performance.now());
+          throw new Error('no');
+        },
+        { retry: { retries: 3, minDelay: 10, factor: 2, jitter: 0 } },
+      ),
+    ),
+  );
   t.equal(at.length, 4);
   const gaps = at.slice(1).map((time, i) => time - at[i]!);
   // Lower bounds only (a timer never fires early, give or take a millisecond of rounding): 10, 20, 40 ms.
@@ -211,10 +305,16 @@ t.test('parallel() waits longer before each retry', async (t) => {
 
 t.test('parallel() retries a call that timed out', async (t) => {
   let tries = 0;
-  const out = await toArray([1], parallel(async (n: number, { signal }) => {
-    if (++tries === 1) await sleep(60_000, undefined, { signal });
-    return n;
-  }, { timeout: 10, retry: { retries: 1, minDelay: 1 } }));
+  const out = await toArray(
+    [1],
+    parallel(
+      async (n: number, { signal }) => {
+        if (++tries === 1) await sleep(60_000, undefined, { signal });
+        return n;
+      },
+      { timeout: 10, retry: { retries: 1, minDelay: 1 } },
+    ),
+  );
   t.same(out, [1]);
   t.equal(tries, 2);
 });
@@ -223,10 +323,18 @@ t.test('parallel() does not retry when retryIf says no', async (t) => {
   let tries = 0;
   const fatal = new Error('fatal');
   const seen: [unknown, number][] = [];
-  const err = await rejection(toArray([1], parallel(async () => {
-    tries++;
-    throw fatal;
-  }, { retry: { retries: 5, minDelay: 1, retryIf: (e, attempt) => (seen.push([e, attempt]), false) } })));
+  const err = await rejection(
+    toArray(
+      [1],
+      parallel(
+        async () => {
+          tries++;
+          throw fatal;
+        },
+        { retry: { retries: 5, minDelay: 1, retryIf: (e, attempt) => (seen.push([e, attempt]), false) } },
+      ),
+    ),
+  );
   t.equal(err, fatal);
   t.equal(tries, 1);
   t.same(seen, [[fatal, 1]]);
@@ -234,11 +342,27 @@ t.test('parallel() does not retry when retryIf says no', async (t) => {
 
 t.test('parallel() fails with the very error retryIf throws', async (t) => {
   const broken = new Error('retryIf broke');
-  t.equal(await rejection(toArray([1], parallel(async () => {
-    throw new Error('no');
-  }, { retry: { retries: 1, retryIf: () => {
-    throw broken;
-  } } }))), broken);
+  t.equal(
+    await rejection(
+      toArray(
+        [1],
+        parallel(
+          async () => {
+            throw new Error('no');
+          },
+          {
+            retry: {
+              retries: 1,
+              retryIf: () => {
+                throw broken;
+              },
+            },
+          },
+        ),
+      ),
+    ),
+    broken,
+  );
 });
 
 t.test('parallel() clears its backoff timers when aborted', async (t) => {
@@ -247,10 +371,18 @@ t.test('parallel() clears its backoff timers when aborted', async (t) => {
   check.track(controller.signal);
   let tries = 0;
   const failed = deferred();
-  const run = pipeline([1, 2], parallel(async () => {
-    if (++tries === 2) failed.resolve();
-    throw new Error('try again later');
-  }, { retry: { retries: 5, minDelay: 60_000 } }), drain, { signal: controller.signal });
+  const run = pipeline(
+    [1, 2],
+    parallel(
+      async () => {
+        if (++tries === 2) failed.resolve();
+        throw new Error('try again later');
+      },
+      { retry: { retries: 5, minDelay: 60_000 } },
+    ),
+    drain,
+    { signal: controller.signal },
+  );
   await failed.promise;
   controller.abort('stop');
   t.equal(await rejection(run), 'stop');
@@ -259,10 +391,13 @@ t.test('parallel() clears its backoff timers when aborted', async (t) => {
 });
 
 t.test("parallel() onError 'skip' drops failed items and counts them", async (t) => {
-  const p = parallel(async (n: number) => {
-    if (n % 3 === 0) throw new Error(`bad ${n}`);
-    return n;
-  }, { onError: 'skip', concurrency: 3 });
+  const p = parallel(
+    async (n: number) => {
+      if (n % 3 === 0) throw new Error(`bad ${n}`);
+      return n;
+    },
+    { onError: 'skip', concurrency: 3 },
+  );
   t.same(await toArray(range(10), p), [1, 2, 4, 5, 7, 8]);
   t.equal(p.skipped, 4);
   t.ok(p instanceof Parallel);
@@ -270,13 +405,16 @@ t.test("parallel() onError 'skip' drops failed items and counts them", async (t)
 
 t.test("parallel() onError 'skip' counts an item only after its retries failed", async (t) => {
   let tries = 0;
-  const p = parallel(async (n: number) => {
-    if (n === 1) {
-      tries++;
-      throw new Error('always');
-    }
-    return n;
-  }, { onError: 'skip', retry: { retries: 2, minDelay: 1 } });
+  const p = parallel(
+    async (n: number) => {
+      if (n === 1) {
+        tries++;
+        throw new Error('always');
+      }
+      return n;
+    },
+    { onError: 'skip', retry: { retries: 2, minDelay: 1 } },
+  );
   t.same(await toArray([0, 1, 2], p), [0, 2]);
   t.equal(p.skipped, 1);
   t.equal(tries, 3);
@@ -284,34 +422,59 @@ t.test("parallel() onError 'skip' counts an item only after its retries failed",
 
 t.test('parallel() onError function replaces the result of a failed item', async (t) => {
   const seen: [unknown, number][] = [];
-  const p = parallel(async (n: number) => {
-    if (n === 2) throw new Error('two');
-    return n;
-  }, {
-    onError: (err, item) => {
-      seen.push([(err as Error).message, item]);
-      return -item;
+  const p = parallel(
+    async (n: number) => {
+      if (n === 2) throw new Error('two');
+      return n;
     },
-  });
+    {
+      onError: (err, item) => {
+        seen.push([(err as Error).message, item]);
+        return -item;
+      },
+    },
+  );
   t.same(await toArray([1, 2, 3], p), [1, -2, 3]);
   t.same(seen, [['two', 2]]);
   t.equal(p.skipped, 0);
 });
 
 t.test('parallel() onError function drops the item when it returns undefined', async (t) => {
-  t.same(await toArray([1, 2, 3], parallel(async (n: number) => {
-    if (n === 2) throw new Error('two');
-    return n;
-  }, { onError: () => undefined })), [1, 3]);
+  t.same(
+    await toArray(
+      [1, 2, 3],
+      parallel(
+        async (n: number) => {
+          if (n === 2) throw new Error('two');
+          return n;
+        },
+        { onError: () => undefined },
+      ),
+    ),
+    [1, 3],
+  );
 });
 
 t.test('parallel() fails with the very error the onError function throws', async (t) => {
   const broken = new Error('onError broke');
-  t.equal(await rejection(toArray([1], parallel(async () => {
-    throw new Error('no');
-  }, { onError: () => {
-    throw broken;
-  } }))), broken);
+  t.equal(
+    await rejection(
+      toArray(
+        [1],
+        parallel(
+          async () => {
+            throw new Error('no');
+          },
+          {
+            onError: () => {
+              throw broken;
+            },
+          },
+        ),
+      ),
+    ),
+    broken,
+  );
 });
 
 t.test('parallel() fails fast: the first error aborts every in-flight call and comes out of pipeline', async (t) => {
@@ -319,18 +482,36 @@ t.test('parallel() fails fast: the first error aborts every in-flight call and c
   const boom = new Error('boom');
   const signals: AbortSignal[] = [];
   const all = deferred();
-  const p = check.track(parallel(async (n: number, { signal }) => {
-    signals.push(signal);
-    if (signals.length === 4) all.resolve();
-    if (n === 3) {
-      await all.promise;
-      throw boom;
-    }
-    return sleep(60_000, n, { signal });
-  }, { concurrency: 4 }));
-  t.equal(await rejection(pipeline(range(10), p, map((n: number) => n), drain)), boom);
+  const p = check.track(
+    parallel(
+      async (n: number, { signal }) => {
+        signals.push(signal);
+        if (signals.length === 4) all.resolve();
+        if (n === 3) {
+          await all.promise;
+          throw boom;
+        }
+        return sleep(60_000, n, { signal });
+      },
+      { concurrency: 4 },
+    ),
+  );
+  t.equal(
+    await rejection(
+      pipeline(
+        range(10),
+        p,
+        map((n: number) => n),
+        drain,
+      ),
+    ),
+    boom,
+  );
   t.equal(signals.length, 4, 'no call started after the failure');
-  t.same(signals.map((s) => s.aborted), [true, true, true, true]);
+  t.same(
+    signals.map((s) => s.aborted),
+    [true, true, true, true],
+  );
   t.equal(signals[0]?.reason, boom);
   await check.verify();
 });
@@ -339,17 +520,28 @@ t.test('parallel() aborts every in-flight call when the pipeline fails downstrea
   const check = leakCheck();
   const boom = new Error('downstream');
   const signals: AbortSignal[] = [];
-  const run = pipeline(endless(), parallel(async (n: number, { signal }) => {
-    signals.push(signal);
-    await sleep(n < 2 ? 0 : 60_000, undefined, { signal });
-    return n;
-  }, { concurrency: 3 }), map((n: number) => {
-    if (n === 1) throw boom;
-    return n;
-  }), drain);
+  const run = pipeline(
+    endless(),
+    parallel(
+      async (n: number, { signal }) => {
+        signals.push(signal);
+        await sleep(n < 2 ? 0 : 60_000, undefined, { signal });
+        return n;
+      },
+      { concurrency: 3 },
+    ),
+    map((n: number) => {
+      if (n === 1) throw boom;
+      return n;
+    }),
+    drain,
+  );
   t.equal(await rejection(run), boom);
   t.ok(signals.length >= 3);
-  t.ok(signals.every((s) => s.aborted), 'every call signal aborted');
+  t.ok(
+    signals.every((s) => s.aborted),
+    'every call signal aborted',
+  );
   await check.verify();
 });
 
@@ -358,11 +550,16 @@ t.test('parallel() is destroyed with signal.reason when options.signal aborts', 
   const check = leakCheck({ signals: [controller.signal] });
   const started = deferred();
   let seen: AbortSignal | undefined;
-  const p = check.track(parallel(async (n: number, { signal }) => {
-    seen = signal;
-    started.resolve();
-    return sleep(60_000, n, { signal });
-  }, { signal: controller.signal, timeout: 60_000 }));
+  const p = check.track(
+    parallel(
+      async (n: number, { signal }) => {
+        seen = signal;
+        started.resolve();
+        return sleep(60_000, n, { signal });
+      },
+      { signal: controller.signal, timeout: 60_000 },
+    ),
+  );
   const run = pipeline([1], p, drain);
   await started.promise;
   const reason = new Error('stop');
@@ -435,7 +632,12 @@ t.test('parallel() refuses a fn that is not a function', async (t) => {
   t.match((err as Error).message, /^parallel\(\): fn must be a function, got undefined \(undefined\)$/);
 });
 
-stageContract('parallel()', (options, hooks) => parallel(async (n: number) => {
-  hooks.visit(n);
-  return n;
-}, options), { expected: [0, 1, 2] });
+stageContract(
+  'parallel()',
+  (options, hooks) =>
+    parallel(async (n: number) => {
+      hooks.visit(n);
+      return n;
+    }, options),
+  { expected: [0, 1, 2] },
+);

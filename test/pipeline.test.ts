@@ -16,13 +16,20 @@ import { deferred, drain, endless, rejection, sourceState, thrown, turns } from 
 import { within } from './fixtures/settle.js';
 
 const passThrough = (): PassThrough => new PassThrough({ objectMode: true });
-const collect = (into: unknown[]) => async (source: AsyncIterable<unknown>): Promise<void> => {
-  for await (const item of source) into.push(item);
-};
+const collect =
+  (into: unknown[]) =>
+  async (source: AsyncIterable<unknown>): Promise<void> => {
+    for await (const item of source) into.push(item);
+  };
 
 t.test('pipeline() resolves when the last stage has finished', async (t) => {
   const out: unknown[] = [];
-  await pipeline([1, 2, 3], map((n: number) => n * 2), passThrough(), collect(out));
+  await pipeline(
+    [1, 2, 3],
+    map((n: number) => n * 2),
+    passThrough(),
+    collect(out),
+  );
   t.same(out, [2, 4, 6]);
 });
 
@@ -47,21 +54,29 @@ async function* endlessUpTo(n: number): AsyncGenerator<number> {
 
 t.test('pipeline() takes async generator functions between streams', async (t) => {
   const out: unknown[] = [];
-  await pipeline([1, 2], async function* (source: AsyncIterable<unknown>) {
-    for await (const n of source) yield (n as number) + 1;
-  }, map((n: number) => n * 10), collect(out));
+  await pipeline(
+    [1, 2],
+    async function* (source: AsyncIterable<unknown>) {
+      for await (const n of source) yield (n as number) + 1;
+    },
+    map((n: number) => n * 10),
+    collect(out),
+  );
   t.same(out, [20, 30]);
 });
 
 t.test('pipeline() ends with a Writable', async (t) => {
   const got: unknown[] = [];
-  await pipeline([1, 2], new Writable({
-    objectMode: true,
-    write(chunk, _encoding, callback) {
-      got.push(chunk);
-      callback();
-    },
-  }));
+  await pipeline(
+    [1, 2],
+    new Writable({
+      objectMode: true,
+      write(chunk, _encoding, callback) {
+        got.push(chunk);
+        callback();
+      },
+    }),
+  );
   t.same(got, [1, 2]);
 });
 
@@ -72,10 +87,12 @@ t.test('pipeline() rejects with the very error of a failing stage and destroys e
     check.track(Readable.from(endless())),
     check.track(map((n: number) => n)),
     check.track(passThrough()),
-    check.track(map((n: number, { index }) => {
-      if (index === 100) throw boom;
-      return n;
-    })),
+    check.track(
+      map((n: number, { index }) => {
+        if (index === 100) throw boom;
+        return n;
+      }),
+    ),
     check.track(chain([(n: number) => n, passThrough()])),
     check.track(new Writable({ objectMode: true, write: (_chunk, _encoding, callback) => callback() })),
   ] as const;
@@ -92,22 +109,40 @@ t.test('pipeline() rejects with the very error of the first stage, not a prematu
       this.destroy(boom);
     },
   });
-  t.equal(await rejection(pipeline(source, passThrough(), map((n: number) => n), passThrough(), drain)), boom);
+  t.equal(
+    await rejection(
+      pipeline(
+        source,
+        passThrough(),
+        map((n: number) => n),
+        passThrough(),
+        drain,
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('pipeline() rejects with the very error of the last stage, not an AbortError', async (t) => {
   const check = leakCheck();
   const boom = new Error('sink failed');
   const state = sourceState();
-  const err = await rejection(pipeline([1], map(function* () {
-    try {
-      for (;;) yield state.produced++;
-    } finally {
-      state.finished = true;
-    }
-  }), passThrough(), async (source: AsyncIterable<unknown>) => {
-    for await (const _ of source) throw boom;
-  }));
+  const err = await rejection(
+    pipeline(
+      [1],
+      map(function* () {
+        try {
+          for (;;) yield state.produced++;
+        } finally {
+          state.finished = true;
+        }
+      }),
+      passThrough(),
+      async (source: AsyncIterable<unknown>) => {
+        for await (const _ of source) throw boom;
+      },
+    ),
+  );
   t.equal(err, boom);
   t.equal(state.finished, true);
   await check.verify();
@@ -122,10 +157,20 @@ t.test('pipeline() rejects with the first error when a second one follows in tea
       callback(second);
     },
   });
-  t.equal(await rejection(pipeline([1, 2, 3], noisy, map((n: number) => {
-    if (n === 2) throw first;
-    return n;
-  }), drain)), first);
+  t.equal(
+    await rejection(
+      pipeline(
+        [1, 2, 3],
+        noisy,
+        map((n: number) => {
+          if (n === 2) throw first;
+          return n;
+        }),
+        drain,
+      ),
+    ),
+    first,
+  );
 });
 
 t.test('pipeline() rejects with the very error a Transform passes to its callback', async (t) => {
@@ -136,7 +181,18 @@ t.test('pipeline() rejects with the very error a Transform passes to its callbac
       callback(boom);
     },
   });
-  t.equal(await rejection(pipeline([1], map((n: number) => n), failing, passThrough(), drain)), boom);
+  t.equal(
+    await rejection(
+      pipeline(
+        [1],
+        map((n: number) => n),
+        failing,
+        passThrough(),
+        drain,
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('pipeline() rejects with signal.reason, unchanged, when the signal aborts', async (t) => {
@@ -152,7 +208,12 @@ t.test('pipeline() rejects with signal.reason, unchanged, when the signal aborts
 
 t.test('pipeline() rejects with a non-Error abort reason unchanged', async (t) => {
   const controller = new AbortController();
-  const run = pipeline(endless(), map((n: number) => n), drain, { signal: controller.signal });
+  const run = pipeline(
+    endless(),
+    map((n: number) => n),
+    drain,
+    { signal: controller.signal },
+  );
   setTimeout(() => controller.abort('just a string'), 5);
   t.equal(await rejection(run), 'just a string');
 });
@@ -162,10 +223,12 @@ t.test('pipeline() rejects with the reason of an already-aborted signal and runs
   const signal = AbortSignal.abort(reason);
   const check = leakCheck({ signals: [signal] });
   let calls = 0;
-  const stage = check.track(map((n: number) => {
-    calls++;
-    return n;
-  }));
+  const stage = check.track(
+    map((n: number) => {
+      calls++;
+      return n;
+    }),
+  );
   t.equal(await rejection(pipeline([1, 2], stage, drain, { signal })), reason);
   t.equal(calls, 0);
   await check.verify();
@@ -175,19 +238,37 @@ t.test('pipeline() aborts the signals of in-flight calls when the signal aborts'
   const controller = new AbortController();
   const started = deferred();
   const seen: AbortSignal[] = [];
-  const run = pipeline([1, 2, 3], parallel(async (n: number, { signal }) => {
-    seen.push(signal);
-    if (seen.length === 3) started.resolve();
-    return sleep(60_000, n, { signal });
-  }, { concurrency: 3 }), drain, { signal: controller.signal });
+  const run = pipeline(
+    [1, 2, 3],
+    parallel(
+      async (n: number, { signal }) => {
+        seen.push(signal);
+        if (seen.length === 3) started.resolve();
+        return sleep(60_000, n, { signal });
+      },
+      { concurrency: 3 },
+    ),
+    drain,
+    { signal: controller.signal },
+  );
   await started.promise;
   controller.abort('stop');
   t.equal(await rejection(run), 'stop');
-  t.same(seen.map((s) => s.aborted), [true, true, true]);
+  t.same(
+    seen.map((s) => s.aborted),
+    [true, true, true],
+  );
 });
 
 t.test('pipeline() rejects with a TimeoutError when the timeout runs out', async (t) => {
-  const err = await rejection(pipeline([1, 2], map(async (n: number, { signal }) => sleep(60_000, n, { signal })), drain, { timeout: 20 }));
+  const err = await rejection(
+    pipeline(
+      [1, 2],
+      map(async (n: number, { signal }) => sleep(60_000, n, { signal })),
+      drain,
+      { timeout: 20 },
+    ),
+  );
   t.ok(err instanceof TimeoutError);
   t.ok(err instanceof SluiceError);
   t.equal((err as TimeoutError).code, 'ERR_SLUICE_TIMEOUT');
@@ -208,7 +289,12 @@ t.test('pipeline() leaves no timer, listener or open stream after a timeout', as
 t.test('pipeline() leaves no timer or listener after it resolves', async (t) => {
   const controller = new AbortController();
   const check = leakCheck({ signals: [controller.signal] });
-  await pipeline([1, 2, 3], map((n: number) => n), drain, { signal: controller.signal, timeout: 60_000 });
+  await pipeline(
+    [1, 2, 3],
+    map((n: number) => n),
+    drain,
+    { signal: controller.signal, timeout: 60_000 },
+  );
   t.equal(getEventListeners(controller.signal, 'abort').length, 0);
   await check.verify();
 });
@@ -217,9 +303,19 @@ t.test('pipeline() leaves no listener on the signal after an error', async (t) =
   const controller = new AbortController();
   const check = leakCheck({ signals: [controller.signal] });
   const boom = new Error('boom');
-  t.equal(await rejection(pipeline([1], map(() => {
-    throw boom;
-  }), drain, { signal: controller.signal, timeout: 60_000 })), boom);
+  t.equal(
+    await rejection(
+      pipeline(
+        [1],
+        map(() => {
+          throw boom;
+        }),
+        drain,
+        { signal: controller.signal, timeout: 60_000 },
+      ),
+    ),
+    boom,
+  );
   t.equal(getEventListeners(controller.signal, 'abort').length, 0);
   await check.verify();
 });
@@ -236,9 +332,19 @@ t.test('pipeline() settles only once every stage has closed', async (t) => {
       }, 20);
     },
   });
-  t.equal(await rejection(pipeline([1], slowToClose, map(() => {
-    throw boom;
-  }), drain)), boom);
+  t.equal(
+    await rejection(
+      pipeline(
+        [1],
+        slowToClose,
+        map(() => {
+          throw boom;
+        }),
+        drain,
+      ),
+    ),
+    boom,
+  );
   t.equal(closed, true);
 });
 
@@ -300,74 +406,140 @@ async function rejectsWithEachFalsy(t: Test, what: string, run: (value: unknown)
 
 t.test('pipeline() rejects with the very falsy value a source throws', async (t) => {
   const sources: [string, (value: unknown) => unknown][] = [
-    ['a sync generator', (value) => (function* () {
-      yield 1;
-      throw value;
-    })()],
-    ['an async generator', (value) => (async function* () {
-      yield 1;
-      throw value;
-    })()],
-    ['a sync generator function', (value) => function* () {
-      yield 1;
-      throw value;
-    }],
-    ['an async generator function', (value) => async function* () {
-      yield 1;
-      throw value;
-    }],
+    [
+      'a sync generator',
+      (value) =>
+        (function* () {
+          yield 1;
+          throw value;
+        })(),
+    ],
+    [
+      'an async generator',
+      (value) =>
+        (async function* () {
+          yield 1;
+          throw value;
+        })(),
+    ],
+    [
+      'a sync generator function',
+      (value) =>
+        function* () {
+          yield 1;
+          throw value;
+        },
+    ],
+    [
+      'an async generator function',
+      (value) =>
+        async function* () {
+          yield 1;
+          throw value;
+        },
+    ],
   ];
   for (const [what, source] of sources) {
-    await rejectsWithEachFalsy(t, what, (value) => pipeline(source(value) as Iterable<unknown>, map((n: number) => n), drain));
+    await rejectsWithEachFalsy(t, what, (value) =>
+      pipeline(
+        source(value) as Iterable<unknown>,
+        map((n: number) => n),
+        drain,
+      ),
+    );
   }
 });
 
 t.test('pipeline() rejects with the very falsy value a function stage or the sink throws', async (t) => {
-  await rejectsWithEachFalsy(t, 'a function stage', (value) => pipeline([1, 2], async function* (source: AsyncIterable<unknown>) {
-    for await (const n of source) {
-      if (n === 2) throw value;
-      yield n;
-    }
-  }, map((n: number) => n), drain));
-  await rejectsWithEachFalsy(t, 'the sink', (value) => pipeline([1, 2], map((n: number) => n), async (source: AsyncIterable<unknown>) => {
-    for await (const n of source) if (n === 2) throw value;
-  }));
-  await rejectsWithEachFalsy(t, 'a sink throwing at once', (value) => pipeline([1, 2], map((n: number) => n), () => {
-    throw value;
-  }));
-  await rejectsWithEachFalsy(t, 'a source function throwing at once', (value) => pipeline(() => {
-    throw value;
-  }, map((n: number) => n), drain));
+  await rejectsWithEachFalsy(t, 'a function stage', (value) =>
+    pipeline(
+      [1, 2],
+      async function* (source: AsyncIterable<unknown>) {
+        for await (const n of source) {
+          if (n === 2) throw value;
+          yield n;
+        }
+      },
+      map((n: number) => n),
+      drain,
+    ),
+  );
+  await rejectsWithEachFalsy(t, 'the sink', (value) =>
+    pipeline(
+      [1, 2],
+      map((n: number) => n),
+      async (source: AsyncIterable<unknown>) => {
+        for await (const n of source) if (n === 2) throw value;
+      },
+    ),
+  );
+  await rejectsWithEachFalsy(t, 'a sink throwing at once', (value) =>
+    pipeline(
+      [1, 2],
+      map((n: number) => n),
+      () => {
+        throw value;
+      },
+    ),
+  );
+  await rejectsWithEachFalsy(t, 'a source function throwing at once', (value) =>
+    pipeline(
+      () => {
+        throw value;
+      },
+      map((n: number) => n),
+      drain,
+    ),
+  );
 });
 
 t.test('pipeline() awaits the promises a sync generator source yields, as for await does', async (t) => {
   const out: unknown[] = [];
-  await pipeline(function* () {
-    yield Promise.resolve(1);
-    yield 2;
-  }, map((n: number) => n * 10), async (source: AsyncIterable<unknown>) => {
-    for await (const n of source) out.push(n);
-  });
+  await pipeline(
+    function* () {
+      yield Promise.resolve(1);
+      yield 2;
+    },
+    map((n: number) => n * 10),
+    async (source: AsyncIterable<unknown>) => {
+      for await (const n of source) out.push(n);
+    },
+  );
   t.same(out, [10, 20]);
   const boom = new Error('boom');
-  t.equal(await rejection(pipeline(function* () {
-    yield Promise.reject(boom);
-  }, map((n: number) => n), drain)), boom);
+  t.equal(
+    await rejection(
+      pipeline(
+        function* () {
+          yield Promise.reject(boom);
+        },
+        map((n: number) => n),
+        drain,
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('pipeline() rejects with the very falsy value map(), filter(), flatMap(), chain() or parallel() throws', async (t) => {
-  const failAt2 = (value: unknown) => (n: number): number => {
-    if (n === 2) throw value;
-    return n;
-  };
+  const failAt2 =
+    (value: unknown) =>
+    (n: number): number => {
+      if (n === 2) throw value;
+      return n;
+    };
   const stages: [string, (fn: (n: number) => number) => NodeJS.ReadWriteStream][] = [
     ['map()', (fn) => map(fn)],
     ['map() async', (fn) => map(async (n: number) => fn(n))],
     ['filter()', (fn) => filter((n: number) => fn(n) >= 0)],
     ['flatMap()', (fn) => flatMap((n: number) => [fn(n)])],
-    ['flatMap() of a generator', (fn) => flatMap(function* (n: number) {
-      yield fn(n);
-    })],
+    [
+      'flatMap() of a generator',
+      (fn) =>
+        flatMap(function* (n: number) {
+          yield fn(n);
+        }),
+    ],
     ['chain() of functions', (fn) => chain([(n: number) => n, fn])],
     ['chain() around a stream', (fn) => chain([new PassThrough({ objectMode: true }), async (n: number) => fn(n)])],
     ['chain() with concurrency', (fn) => chain([async (n: number) => fn(n)], { concurrency: 3 })],
@@ -381,10 +553,20 @@ t.test('pipeline() rejects with the very falsy value map(), filter(), flatMap(),
 
 t.test("pipeline() rejects with a LineError whose cause is the falsy value split()'s map throws", async (t) => {
   for (const value of FALSY) {
-    const err = await rejection(within(toArray(['a\nb\n'], split({ map: (line) => {
-      if (line === 'b') throw value;
-      return line;
-    } })), 'split()'));
+    const err = await rejection(
+      within(
+        toArray(
+          ['a\nb\n'],
+          split({
+            map: (line) => {
+              if (line === 'b') throw value;
+              return line;
+            },
+          }),
+        ),
+        'split()',
+      ),
+    );
     t.ok(err instanceof LineError, `a LineError for a thrown ${show(value)}`);
     t.equal((err as LineError).code, 'ERR_SLUICE_LINE');
     t.equal((err as LineError).line, 2);
@@ -397,7 +579,13 @@ t.test('pipeline() refuses a stage that is neither a stream nor a function, nami
   const text = thrown(() => run([1], 'x'));
   t.ok(text instanceof TypeError);
   t.equal((text as Error).message, 'pipeline(): stages[1] must be a stream or a function, got "x" (string)');
-  const last = thrown(() => run([1], map((n: number) => n), 5));
+  const last = thrown(() =>
+    run(
+      [1],
+      map((n: number) => n),
+      5,
+    ),
+  );
   t.ok(last instanceof TypeError);
   t.equal((last as Error).message, 'pipeline(): stages[2] must be a stream or a function, got 5 (number)');
   const nothing = thrown(() => run([1], null));
@@ -434,7 +622,14 @@ t.test('pipeline() refuses a stage that has already finished, naming it', async 
 t.test('pipeline() refuses a stage destroyed without an error, naming it', async (t) => {
   const p = new PassThrough({ objectMode: true });
   p.destroy();
-  const err = thrown(() => pipeline([1], map((n: number) => n), p, drain));
+  const err = thrown(() =>
+    pipeline(
+      [1],
+      map((n: number) => n),
+      p,
+      drain,
+    ),
+  );
   t.ok(err instanceof TypeError);
   t.equal((err as Error).message, 'pipeline(): stages[2] (PassThrough) has been destroyed; a stage runs only once');
 });

@@ -12,14 +12,18 @@ import { stageContract } from './fixtures/contract.js';
 async function timed<T>(source: Iterable<T> | AsyncIterable<T>, stage: ReturnType<typeof rateLimit<T>>): Promise<{ items: T[]; times: number[] }> {
   const items: T[] = [];
   const times: number[] = [];
-  await pipeline(Readable.from(source), stage, new Writable({
-    objectMode: true,
-    write(item: T, _enc, callback) {
-      times.push(performance.now());
-      items.push(item);
-      callback();
-    },
-  }));
+  await pipeline(
+    Readable.from(source),
+    stage,
+    new Writable({
+      objectMode: true,
+      write(item: T, _enc, callback) {
+        times.push(performance.now());
+        items.push(item);
+        callback();
+      },
+    }),
+  );
   return { items, times };
 }
 
@@ -31,41 +35,44 @@ t.test('rateLimit() passes every item unchanged and in order', async (t) => {
 });
 
 t.test('rateLimit() lets no more than rate + burst items through in any window of per ms (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.record({
-      rate: fc.integer({ min: 1, max: 8 }),
-      per: fc.integer({ min: 30, max: 60 }),
-      burst: fc.integer({ min: 1, max: 3 }),
-      pauses: fc.array(fc.option(fc.integer({ min: 1, max: 40 }), { freq: 3 }), { minLength: 1, maxLength: 12 }),
-    }),
-    async ({ rate, per, burst, pauses }) => {
-      async function* source(): AsyncGenerator<number> {
-        for (const [i, pause] of pauses.entries()) {
-          if (pause !== null) await sleep(pause);
-          yield i;
-        }
-      }
-      const { items, times } = await timed(source(), rateLimit<number>({ rate, per, burst }));
-      if (items.join() !== pauses.map((_, i) => i).join()) throw new Error(`items lost or reordered: ${items.join()}`);
-      // The sink may see an item slightly later than the stage let it go; never earlier. Allow 5 ms.
-      const slack = 5;
-      const most = rate + burst;
-      for (let i = 0; i + most < times.length; i++) {
-        const span = times[i + most]! - times[i]!;
-        if (span <= per - slack) throw new Error(`${most + 1} items within ${span.toFixed(1)} ms (rate ${rate}, per ${per}, burst ${burst})`);
-      }
-      // The token bucket's law, tighter: beyond the first `burst`, each item needs a token of its own.
-      const msPerToken = per / rate;
-      for (let i = 0; i < times.length; i++) {
-        for (let k = burst; i + k < times.length; k++) {
-          const span = times[i + k]! - times[i]!;
-          if (span < (k + 1 - burst) * msPerToken - slack) {
-            throw new Error(`${k + 1} items within ${span.toFixed(1)} ms (rate ${rate}, per ${per}, burst ${burst})`);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        rate: fc.integer({ min: 1, max: 8 }),
+        per: fc.integer({ min: 30, max: 60 }),
+        burst: fc.integer({ min: 1, max: 3 }),
+        pauses: fc.array(fc.option(fc.integer({ min: 1, max: 40 }), { freq: 3 }), { minLength: 1, maxLength: 12 }),
+      }),
+      async ({ rate, per, burst, pauses }) => {
+        async function* source(): AsyncGenerator<number> {
+          for (const [i, pause] of pauses.entries()) {
+            if (pause !== null) await sleep(pause);
+            yield i;
           }
         }
-      }
-    },
-  ), { numRuns: 8 });
+        const { items, times } = await timed(source(), rateLimit<number>({ rate, per, burst }));
+        if (items.join() !== pauses.map((_, i) => i).join()) throw new Error(`items lost or reordered: ${items.join()}`);
+        // The sink may see an item slightly later than the stage let it go; never earlier. Allow 5 ms.
+        const slack = 5;
+        const most = rate + burst;
+        for (let i = 0; i + most < times.length; i++) {
+          const span = times[i + most]! - times[i]!;
+          if (span <= per - slack) throw new Error(`${most + 1} items within ${span.toFixed(1)} ms (rate ${rate}, per ${per}, burst ${burst})`);
+        }
+        // The token bucket's law, tighter: beyond the first `burst`, each item needs a token of its own.
+        const msPerToken = per / rate;
+        for (let i = 0; i < times.length; i++) {
+          for (let k = burst; i + k < times.length; k++) {
+            const span = times[i + k]! - times[i]!;
+            if (span < (k + 1 - burst) * msPerToken - slack) {
+              throw new Error(`${k + 1} items within ${span.toFixed(1)} ms (rate ${rate}, per ${per}, burst ${burst})`);
+            }
+          }
+        }
+      },
+    ),
+    { numRuns: 8 },
+  );
 });
 
 t.test('rateLimit() lets the first burst items through at once, then holds the next', async (t) => {
@@ -118,7 +125,13 @@ t.test('rateLimit() is destroyed with the signal reason unchanged on abort', asy
   const limiter = check.track(rateLimit<number>({ rate: 1, per: 60_000, signal: controller.signal }));
   const reason = new Error('stop');
   setTimeout(() => controller.abort(reason), 10);
-  t.equal(await timed([1, 2, 3], limiter).then(() => undefined, (e: unknown) => e), reason);
+  t.equal(
+    await timed([1, 2, 3], limiter).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    reason,
+  );
   await check.verify();
 });
 
@@ -132,9 +145,11 @@ t.test('rateLimit() applies backpressure while an item waits', async (t) => {
   await once(limiter, 'close');
 });
 
-t.test('rateLimit() waits for a token due beyond setTimeout\'s maximum without overflowing', async (t) => {
+t.test("rateLimit() waits for a token due beyond setTimeout's maximum without overflowing", async (t) => {
   const warnings: string[] = [];
-  const onWarning = (w: Error): void => { warnings.push(w.name); };
+  const onWarning = (w: Error): void => {
+    warnings.push(w.name);
+  };
   process.on('warning', onWarning);
   const limiter = rateLimit<number>({ rate: 1, per: 1e12 });
   limiter.resume();

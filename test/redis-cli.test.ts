@@ -10,7 +10,7 @@ import { UsageError } from '../lib/cli/errors.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 import { root } from './fixtures/cli.js';
 import { thrown } from './fixtures/helpers.js';
-import { dataOf, entriesOf, fill, groupState, numbers, pendingOf, startRedis, until, type RedisServer } from './fixtures/redis.js';
+import { dataOf, entriesOf, fill, groupState, pendingOf, startRedis, until, type RedisServer } from './fixtures/redis.js';
 
 // The example runs as processes of its own (node + tsx, a few seconds on a loaded machine).
 t.setTimeout(90_000);
@@ -56,9 +56,23 @@ t.test('parseRedisTarget() takes redis://HOST:PORT[/DB]/STREAM, and names the fl
 });
 
 t.test('redisInputOptions() checks the flags of a Redis input', async (t) => {
-  t.same(redisInputOptions({}), { group: undefined, consumer: undefined, follow: false, start: 'all', claimIdle: undefined, maxDeliveries: undefined, deadLetter: undefined });
+  t.same(redisInputOptions({}), {
+    group: undefined,
+    consumer: undefined,
+    follow: false,
+    start: 'all',
+    claimIdle: undefined,
+    maxDeliveries: undefined,
+    deadLetter: undefined,
+  });
   t.same(redisInputOptions({ group: 'g', consumer: 'c', start: 'new', 'claim-idle': '500', 'max-deliveries': '3', 'dead-letter': 'dlq' }), {
-    group: 'g', consumer: 'c', follow: false, start: 'new', claimIdle: 500, maxDeliveries: 3, deadLetter: 'dlq',
+    group: 'g',
+    consumer: 'c',
+    follow: false,
+    start: 'new',
+    claimIdle: 500,
+    maxDeliveries: 3,
+    deadLetter: 'dlq',
   });
   for (const [flags, message] of [
     [{ consumer: 'c' }, '--consumer needs --group'],
@@ -142,7 +156,10 @@ t.test("import 'sluice' loads no Redis client; 'sluice/redis' does", async (t) =
   const loaded = (entry: string): string => {
     const script = `await import(${JSON.stringify(join(root, 'dist', entry))}); const { createRequire } = await import('node:module');
       console.log(Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('@redis')))`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' } });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
+    });
     return r.stdout.trim() || r.stderr;
   };
   t.equal(loaded('index.js'), 'false');
@@ -161,7 +178,11 @@ t.test('examples/redis-workers runs a producer and two worker processes on its o
   t.match(run.stdout, /^worker-1: [\d,]+ lines, [\d,]+ 5xx, statuses \{/m);
   t.match(run.stdout, /^worker-2: [\d,]+ lines/m);
   t.match(run.stdout, /^3,000 lines by 2 workers in [\d.]+ s; nothing pending$/m);
-  const help = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples', 'redis-workers.ts'), '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' } });
+  const help = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples', 'redis-workers.ts'), '--help'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
+  });
   t.equal(help.status, 0);
   t.match(help.stdout, /^Many machines, one stream of work/);
   t.match(help.stdout, /examples\/redis-workers\.ts worker --url redis:\/\/HOST:6379/);

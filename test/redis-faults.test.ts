@@ -56,84 +56,91 @@ interface Kill {
   restart: boolean;
 }
 
-t.test('redisSource() delivers every entry at least once, with at most maxInFlight duplicates per kill, while consumers are SIGKILLed (property)', async (t) => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.integer({ min: 1, max: 4 }),
-      fc.integer({ min: 1, max: 20 }),
-      fc.integer({ min: 0, max: 40 }),
-      fc.array(
-        fc.record({
-          who: fc.nat(),
-          at: fc.constantFrom('processed', 'written', 'acked', 'timer'),
-          // Per cent of the consumer's share of the entries (or, for 'timer', of 500 ms after its start-up).
-          after: fc.integer({ min: 1, max: 100 }),
-          restart: fc.boolean(),
-        }),
-        { minLength: 1, maxLength: 2 },
-      ),
-      async (consumers, count, extra, killList) => {
-        const n = 150;
-        const maxInFlight = count + extra;
-        const run = ++runs;
-        const stream = `work${run}`;
-        const out = `done${run}`;
-        const group = 'workers';
-        await fill(server.admin, stream, numbers(n));
-        // One kill per consumer, never of consumer 0 when there are others to claim from it.
-        const kills = new Map<number, Kill>();
-        for (const kill of killList) {
-          const who = consumers === 1 ? 0 : 1 + (kill.who % (consumers - 1));
-          const after = Math.max(1, Math.floor((kill.after / 100) * 0.5 * (n / consumers)));
-          if (!kills.has(who)) kills.set(who, { ...kill, who, after, restart: kill.restart || consumers === 1 });
-        }
-        const config = (i: number, die: boolean): WorkerConfig => {
-          const kill = kills.get(i);
-          const base = { url: server.url, stream, out, group, consumer: `c${i}`, count, maxInFlight, claimIdle: 1000, slow: 1 };
-          return die && kill !== undefined && kill.at !== 'timer' ? { ...base, die: { at: kill.at, after: kill.after } } : base;
-        };
-        const workers = Array.from({ length: consumers }, (_, i) => startWorker(config(i, true)));
-        const live = new Set(workers);
-        let killed = 0;
-        let stopping = false;
-        const watched = workers.map(async (worker, i) => {
-          const kill = kills.get(i);
-          if (kill === undefined) return;
-          if (kill.at === 'timer') {
-            await Promise.race([sleep(600 + kill.after * 5 * consumers), worker.exited]);
-            worker.child.kill('SIGKILL');
+t.test(
+  'redisSource() delivers every entry at least once, with at most maxInFlight duplicates per kill, while consumers are SIGKILLed (property)',
+  async (t) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.array(
+          fc.record({
+            who: fc.nat(),
+            at: fc.constantFrom('processed', 'written', 'acked', 'timer'),
+            // Per cent of the consumer's share of the entries (or, for 'timer', of 500 ms after its start-up).
+            after: fc.integer({ min: 1, max: 100 }),
+            restart: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 2 },
+        ),
+        async (consumers, count, extra, killList) => {
+          const n = 150;
+          const maxInFlight = count + extra;
+          const run = ++runs;
+          const stream = `work${run}`;
+          const out = `done${run}`;
+          const group = 'workers';
+          await fill(server.admin, stream, numbers(n));
+          // One kill per consumer, never of consumer 0 when there are others to claim from it.
+          const kills = new Map<number, Kill>();
+          for (const kill of killList) {
+            const who = consumers === 1 ? 0 : 1 + (kill.who % (consumers - 1));
+            const after = Math.max(1, Math.floor((kill.after / 100) * 0.5 * (n / consumers)));
+            if (!kills.has(who)) kills.set(who, { ...kill, who, after, restart: kill.restart || consumers === 1 });
           }
-          const { signal } = await worker.exited;
-          // One whose kill point never came exits at the drain, below.
-          if (signal !== 'SIGKILL') return;
-          live.delete(worker);
-          killed++;
-          if (kill.restart && !stopping) live.add(startWorker(config(i, false)));
-        });
-        await until(async () => {
+          const config = (i: number, die: boolean): WorkerConfig => {
+            const kill = kills.get(i);
+            const base = { url: server.url, stream, out, group, consumer: `c${i}`, count, maxInFlight, claimIdle: 1000, slow: 1 };
+            return die && kill !== undefined && kill.at !== 'timer' ? { ...base, die: { at: kill.at, after: kill.after } } : base;
+          };
+          const workers = Array.from({ length: consumers }, (_, i) => startWorker(config(i, true)));
+          const live = new Set(workers);
+          let killed = 0;
+          let stopping = false;
+          const watched = workers.map(async (worker, i) => {
+            const kill = kills.get(i);
+            if (kill === undefined) return;
+            if (kill.at === 'timer') {
+              await Promise.race([sleep(600 + kill.after * 5 * consumers), worker.exited]);
+              worker.child.kill('SIGKILL');
+            }
+            const { signal } = await worker.exited;
+            // One whose kill point never came exits at the drain, below.
+            if (signal !== 'SIGKILL') return;
+            live.delete(worker);
+            killed++;
+            if (kill.restart && !stopping) live.add(startWorker(config(i, false)));
+          });
+          await until(
+            async () => {
+              const state = await groupState(server.admin, stream, group);
+              return state.pending === 0 && state.lag === 0 && new Set(await dataOf(server.admin, out)).size === n;
+            },
+            `all ${n} entries done`,
+            60_000,
+          );
+          stopping = true;
+          for (const worker of live) worker.child.kill('SIGTERM');
+          await Promise.all(watched);
+          for (const worker of live) {
+            const { code, signal, stderr } = await worker.exited;
+            // SIGTERM kills a worker (restarted just now) that has not yet set up its drain: it had nothing.
+            if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') throw new Error(`a worker exited with ${code ?? signal}: ${stderr}`);
+          }
+          const written = await dataOf(server.admin, out);
+          const duplicates = written.length - n;
+          if (new Set(written).size !== n) throw new Error('an entry never reached the sink');
+          if (duplicates > maxInFlight * killed) throw new Error(`${duplicates} duplicates after ${killed} kill(s), maxInFlight ${maxInFlight}`);
           const state = await groupState(server.admin, stream, group);
-          return state.pending === 0 && state.lag === 0 && new Set(await dataOf(server.admin, out)).size === n;
-        }, `all ${n} entries done`, 60_000);
-        stopping = true;
-        for (const worker of live) worker.child.kill('SIGTERM');
-        await Promise.all(watched);
-        for (const worker of live) {
-          const { code, signal, stderr } = await worker.exited;
-          // SIGTERM kills a worker (restarted just now) that has not yet set up its drain: it had nothing.
-          if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') throw new Error(`a worker exited with ${code ?? signal}: ${stderr}`);
-        }
-        const written = await dataOf(server.admin, out);
-        const duplicates = written.length - n;
-        if (new Set(written).size !== n) throw new Error('an entry never reached the sink');
-        if (duplicates > maxInFlight * killed) throw new Error(`${duplicates} duplicates after ${killed} kill(s), maxInFlight ${maxInFlight}`);
-        const state = await groupState(server.admin, stream, group);
-        if (state.pending !== 0 || state.lag !== 0) throw new Error(`left ${state.pending} pending, lag ${state.lag}`);
-        t.pass(`${consumers} consumer(s), COUNT ${count}, maxInFlight ${maxInFlight}, ${killed} kill(s): ${duplicates} duplicate(s)`);
-      },
-    ),
-    { numRuns: 6 },
-  );
-});
+          if (state.pending !== 0 || state.lag !== 0) throw new Error(`left ${state.pending} pending, lag ${state.lag}`);
+          t.pass(`${consumers} consumer(s), COUNT ${count}, maxInFlight ${maxInFlight}, ${killed} kill(s): ${duplicates} duplicate(s)`);
+        },
+      ),
+      { numRuns: 6 },
+    );
+  },
+);
 
 t.test('redisSource() drain() on SIGTERM leaves nothing pending for that consumer and no duplicates', async (t) => {
   const stream = 'drain';
@@ -150,7 +157,10 @@ t.test('redisSource() drain() on SIGTERM leaves nothing pending for that consume
   t.same(await pendingOf(server.admin, stream, group, 'a'), [], 'nothing left pending for the drained consumer');
   const counters = JSON.parse(stdout) as { delivered: number; acked: number };
   t.equal(counters.acked, counters.delivered, 'it acknowledged everything it was delivered');
-  await until(async () => (await groupState(server.admin, stream, group)).lag === 0 && (await pendingOf(server.admin, stream, group)).length === 0, 'the rest done by b');
+  await until(
+    async () => (await groupState(server.admin, stream, group)).lag === 0 && (await pendingOf(server.admin, stream, group)).length === 0,
+    'the rest done by b',
+  );
   b.child.kill('SIGTERM');
   t.equal((await b.exited).code, 0);
   const written = await dataOf(server.admin, out);
@@ -166,7 +176,11 @@ t.test('redisSource() and redisSink() reconnect after redis-server is killed (-9
   try {
     const consumers = ['a', 'b'].map((consumer) => {
       const source = redisSource({ url: aof.url, stream: 'jobs', group: 'g', consumer, count: 20, block: 100, claimIdle: 2000, reconnectTimeout: 20_000 });
-      const done = pipeline(source, map(async (s: string) => (await sleep(0), s)), redisSink({ url: aof.url, stream: 'results', reconnectTimeout: 20_000 }));
+      const done = pipeline(
+        source,
+        map(async (s: string) => (await sleep(0), s)),
+        redisSink({ url: aof.url, stream: 'results', reconnectTimeout: 20_000 }),
+      );
       return { source, done };
     });
     await until(() => consumers.every(({ source }) => source.acked > 100), 'both under way');
@@ -174,10 +188,14 @@ t.test('redisSource() and redisSink() reconnect after redis-server is killed (-9
     await sleep(300);
     await aof.restart();
     await fill(aof.admin, 'jobs', numbers(100, n));
-    await until(async () => {
-      const state = await groupState(aof.admin, 'jobs', 'g');
-      return state.pending === 0 && state.lag === 0;
-    }, 'every entry acknowledged after the restart', 60_000);
+    await until(
+      async () => {
+        const state = await groupState(aof.admin, 'jobs', 'g');
+        return state.pending === 0 && state.lag === 0;
+      },
+      'every entry acknowledged after the restart',
+      60_000,
+    );
     for (const { source } of consumers) source.drain();
     await Promise.all(consumers.map(({ done }) => done));
     const written = new Set(await dataOf(aof.admin, 'results'));

@@ -104,11 +104,19 @@ t.test('redisSource() processes a backlog through a consumer group, acknowledgin
     t.ok(source[usesCheckpoints], 'it writes checkpoints');
     const sink = redisSink({ url: server.url, stream: out });
     t.ok(sink[usesCheckpoints], 'the sink resolves them');
-    const done = pipeline(source, map((s: string) => `x${s}`), sink);
+    const done = pipeline(
+      source,
+      map((s: string) => `x${s}`),
+      sink,
+    );
     await until(() => source.acked === 500, 'every entry acknowledged');
     source.drain();
     await done;
-    t.same(await dataOf(server.admin, out), numbers(500).map((s) => `x${s}`), 'every entry in the sink, in order');
+    t.same(
+      await dataOf(server.admin, out),
+      numbers(500).map((s) => `x${s}`),
+      'every entry in the sink, in order',
+    );
     t.same(await groupState(server.admin, stream, group), { pending: 0, lag: 0, lastDelivered: (await entriesOf(server.admin, stream)).at(-1)!.id });
     t.same([source.delivered, source.acked, source.redelivered, source.claimed, source.deadLettered, source.inFlight], [500, 500, 0, 0, 0, 0]);
     t.equal(sink.written, 500);
@@ -146,7 +154,12 @@ t.test('redisSource() acknowledges an entry only after the end of the pipeline c
       await sleep(Number(item) % 10 === 1 ? 2 : 0);
       done = Number(item) + 1;
     });
-    const run = pipeline(source, filter((s: string) => Number(s) % 3 !== 0), map(async (s: string) => s), sink);
+    const run = pipeline(
+      source,
+      filter((s: string) => Number(s) % 3 !== 0),
+      map(async (s: string) => s),
+      sink,
+    );
     await until(() => source.acked === 120, 'all acknowledged');
     source.drain();
     await run;
@@ -180,7 +193,9 @@ t.test('redisSource() delivers every entry exactly once through chain() and para
           source.drain();
           await done;
           const got = (await dataOf(server.admin, out)).map(Number).sort((a, b) => a - b);
-          const want = numbers(n).map(Number).filter((x) => x % 5 !== 4);
+          const want = numbers(n)
+            .map(Number)
+            .filter((x) => x % 5 !== 4);
           if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`got ${got.length} entries, want ${want.length}`);
           const state = await groupState(server.admin, stream, group);
           if (state.pending !== 0 || state.lag !== 0) throw new Error(`left ${state.pending} pending, lag ${state.lag}`);
@@ -222,7 +237,10 @@ t.test('redisSource() claims the entries of a consumer that died once they are i
     await until(() => source.acked === 20, 'all acknowledged');
     source.drain();
     await done;
-    t.same([...sink.items].sort((a, b) => Number(a) - Number(b)), numbers(20));
+    t.same(
+      [...sink.items].sort((a, b) => Number(a) - Number(b)),
+      numbers(20),
+    );
     t.equal(source.claimed, 8);
     t.equal(source.redelivered, 8);
     t.same(await pendingOf(server.admin, stream, group), []);
@@ -331,7 +349,10 @@ t.test('redisSource() fails with a RedisError, and leaves the entry pending, whe
     t.equal((error as RedisError).command, 'XADD');
     t.match((error as Error).message, /^redisSource\(\): XADD on "not-a-stream" failed: WRONGTYPE/);
     const pending = await pendingOf(server.admin, stream, group);
-    t.ok(pending.some(({ id }) => id === (sink.items as RedisEntry<string>[]).find((e) => e.data === 'bad')?.id), 'the entry is still pending');
+    t.ok(
+      pending.some(({ id }) => id === (sink.items as RedisEntry<string>[]).find((e) => e.data === 'bad')?.id),
+      'the entry is still pending',
+    );
   });
 });
 
@@ -340,7 +361,11 @@ t.test('redisSource() drain() cuts a blocked read short, lets in-flight entries 
   await clean(t, async () => {
     // A read blocks for a minute: only CLIENT UNBLOCK can end the run before the test times out.
     const source = redisSource({ url: server.url, stream, group, consumer: 'c1', count: 5, block: 60_000 });
-    const done = pipeline(source, map(async (s: string) => (await sleep(5), s)), redisSink({ url: server.url, stream: out }));
+    const done = pipeline(
+      source,
+      map(async (s: string) => (await sleep(5), s)),
+      redisSink({ url: server.url, stream: out }),
+    );
     await fill(server.admin, stream, numbers(40));
     await until(() => source.delivered > 0, 'reading');
     source.drain();
@@ -416,7 +441,11 @@ t.test('redisSource() decode() makes items from the fields and id; withIds wraps
   await server.admin.sendCommand(['XADD', stream, '*', 'a', '1', 'b', '2']);
   await clean(t, async () => {
     t.same(await redisSource({ url: server.url, stream }).toArray(), ['one', 'two', { a: '1', b: '2' }], 'data, or all the fields');
-    const decoded = await redisSource({ url: server.url, stream, decode: (fields, id) => (fields['a'] === '1' ? undefined : `${id}:${fields['data']}`) }).toArray();
+    const decoded = await redisSource({
+      url: server.url,
+      stream,
+      decode: (fields, id) => (fields['a'] === '1' ? undefined : `${id}:${fields['data']}`),
+    }).toArray();
     t.same(decoded, [`${id1}:one`, `${id2}:two`], 'undefined drops');
     const source = redisSource({ url: server.url, stream, group, withIds: true, block: 50 });
     const sink = new Collect();
@@ -424,7 +453,10 @@ t.test('redisSource() decode() makes items from the fields and id; withIds wraps
     await until(() => source.acked === 3, 'all acknowledged');
     source.drain();
     await done;
-    t.same((sink.items as RedisEntry<unknown>[]).slice(0, 2), [{ id: id1, data: 'one' }, { id: id2, data: 'two' }]);
+    t.same((sink.items as RedisEntry<unknown>[]).slice(0, 2), [
+      { id: id1, data: 'one' },
+      { id: id2, data: 'two' },
+    ]);
   });
 });
 
@@ -479,7 +511,10 @@ t.test('redisSource() fails with a RedisError when the key is not a stream', asy
 
 t.test('redisSource() and redisSink() fail with a RedisUnavailableError when Redis cannot be reached', async (t) => {
   await clean(t, async () => {
-    for (const stage of [redisSource({ url: 'redis://127.0.0.1:1', stream: 's', reconnectTimeout: 200 }), redisSink({ url: 'redis://127.0.0.1:1', stream: 's', reconnectTimeout: 200 })]) {
+    for (const stage of [
+      redisSource({ url: 'redis://127.0.0.1:1', stream: 's', reconnectTimeout: 200 }),
+      redisSink({ url: 'redis://127.0.0.1:1', stream: 's', reconnectTimeout: 200 }),
+    ]) {
       const error = await rejection(stage instanceof RedisSource ? pipeline(stage, new Collect()) : pipeline([1], stage));
       t.type(error, RedisUnavailableError);
       t.equal((error as RedisUnavailableError).code, 'ERR_SLUICE_REDIS_UNAVAILABLE');
@@ -505,7 +540,10 @@ t.test('redisSink() adds strings and Buffers as data, other values as JSON, or t
   await clean(t, async () => {
     await pipeline(['text', Buffer.from('bytes'), { n: 1 }, [2]], redisSink({ url: server.url, stream: out }));
     t.same(await dataOf(server.admin, out), ['text', 'bytes', '{"n":1}', '[2]']);
-    await pipeline([{ n: 1, s: 'a' }], redisSink({ url: server.url, stream: `${out}b`, encode: (item: { n: number; s: string }) => ({ n: item.n, s: item.s }) }));
+    await pipeline(
+      [{ n: 1, s: 'a' }],
+      redisSink({ url: server.url, stream: `${out}b`, encode: (item: { n: number; s: string }) => ({ n: item.n, s: item.s }) }),
+    );
     t.same((await entriesOf(server.admin, `${out}b`))[0]!.fields, { n: '1', s: 'a' });
     const bad = await rejection(pipeline([1], redisSink({ url: server.url, stream: out, encode: () => ({}) })));
     t.match(bad, { message: /options\.encode\(item\) must be an object with at least one field/ });
@@ -535,7 +573,10 @@ t.test('redisSink() resolves a checkpoint once every write before it is in Redis
     }
     await pipeline(items, redisSink({ url: server.url, stream: out, highWaterMark: 16 }));
     await until(() => lengths.length === 6, 'every checkpoint resolved');
-    t.ok(lengths.every((extra) => extra >= 0), 'each saw its writes in the stream');
+    t.ok(
+      lengths.every((extra) => extra >= 0),
+      'each saw its writes in the stream',
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { Semaphore } from '../lib/semaphore.js';
+import { Semaphore, type Release } from '../lib/semaphore.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
 
 const ticks = async (n: number): Promise<void> => {
@@ -31,10 +31,12 @@ t.test('Semaphore() serves waiters first come, first served', async (t) => {
   const sem = new Semaphore(1);
   const first = await sem.acquire();
   const order: number[] = [];
-  const waiters = [1, 2, 3].map((n) => sem.acquire().then((release) => {
-    order.push(n);
-    release();
-  }));
+  const waiters = [1, 2, 3].map((n) =>
+    sem.acquire().then((release) => {
+      order.push(n);
+      release();
+    }),
+  );
   t.equal(sem.pending, 3);
   first();
   await Promise.all(waiters);
@@ -66,12 +68,21 @@ t.test('Semaphore() acquire() rejects with the signal reason unchanged and leave
   const controller = new AbortController();
   const check = leakCheck({ signals: [controller.signal] });
   const order: string[] = [];
-  const before = sem.acquire().then((r) => { order.push('before'); r(); });
+  const before = sem.acquire().then((r) => {
+    order.push('before');
+    r();
+  });
   const aborted = sem.acquire({ signal: controller.signal });
-  const after = sem.acquire().then((r) => { order.push('after'); r(); });
+  const after = sem.acquire().then((r) => {
+    order.push('after');
+    r();
+  });
   const reason = { why: 'not an Error, and kept as is' };
   controller.abort(reason);
-  const err = await aborted.then(() => undefined, (e: unknown) => e);
+  const err = await aborted.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.equal(err, reason);
   t.equal(sem.pending, 2);
   held();
@@ -84,7 +95,13 @@ t.test('Semaphore() acquire() rejects with the signal reason unchanged and leave
 t.test('Semaphore() acquire() with an aborted signal rejects even when a place is free', async (t) => {
   const sem = new Semaphore(1);
   const reason = new Error('already');
-  t.equal(await sem.acquire({ signal: AbortSignal.abort(reason) }).then(() => undefined, (e: unknown) => e), reason);
+  t.equal(
+    await sem.acquire({ signal: AbortSignal.abort(reason) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    reason,
+  );
   t.equal(sem.available, 1);
 });
 
@@ -123,35 +140,39 @@ t.test('Semaphore() validates acquire() options', async (t) => {
 });
 
 t.test('Semaphore() never has more holders than permits, and serves in order (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.integer({ min: 1, max: 4 }),
-    fc.array(fc.record({ work: fc.nat(5), abortAfter: fc.option(fc.nat(5)) }), { maxLength: 20 }),
-    async (permits, jobs) => {
-      const sem = new Semaphore(permits);
-      let holders = 0;
-      const served: number[] = [];
-      await Promise.all(jobs.map(async ({ work, abortAfter }, i) => {
-        const controller = new AbortController();
-        if (abortAfter !== null) void ticks(abortAfter).then(() => controller.abort());
-        let release;
-        try {
-          release = await sem.acquire({ signal: controller.signal });
-        } catch {
-          return;
-        }
-        served.push(i);
-        holders++;
-        if (holders > permits) throw new Error(`${holders} holders with ${permits} permits`);
-        await ticks(work);
-        holders--;
-        release();
-      }));
-      // The first `permits` are served at once; after them, the order is the order of arrival.
-      const sorted = [...served].sort((a, b) => a - b);
-      if (served.join() !== sorted.join()) throw new Error(`served out of order: ${served.join()}`);
-      if (sem.available !== permits || sem.pending !== 0) throw new Error('places not all given back');
-    },
-  ));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.record({ work: fc.nat(5), abortAfter: fc.option(fc.nat(5)) }), { maxLength: 20 }),
+      async (permits, jobs) => {
+        const sem = new Semaphore(permits);
+        let holders = 0;
+        const served: number[] = [];
+        await Promise.all(
+          jobs.map(async ({ work, abortAfter }, i) => {
+            const controller = new AbortController();
+            if (abortAfter !== null) void ticks(abortAfter).then(() => controller.abort());
+            let release: Release;
+            try {
+              release = await sem.acquire({ signal: controller.signal });
+            } catch {
+              return;
+            }
+            served.push(i);
+            holders++;
+            if (holders > permits) throw new Error(`${holders} holders with ${permits} permits`);
+            await ticks(work);
+            holders--;
+            release();
+          }),
+        );
+        // The first `permits` are served at once; after them, the order is the order of arrival.
+        const sorted = [...served].sort((a, b) => a - b);
+        if (served.join() !== sorted.join()) throw new Error(`served out of order: ${served.join()}`);
+        if (sem.available !== permits || sem.pending !== 0) throw new Error('places not all given back');
+      },
+    ),
+  );
 });
 
 t.test('Semaphore.setPermits() grows: the oldest waiters get the new places at once', async (t) => {

@@ -118,9 +118,15 @@ t.test('shutdownSignal() gives the signal its default action back once disposed'
 
 t.test('shutdownSignal() validates its options', async (t) => {
   const before = process.listenerCount('SIGINT');
-  t.throws(() => shutdownSignal({ signals: [] }), new TypeError('shutdownSignal(): options.signals must be a non-empty array of signal names, got an array of 0'));
+  t.throws(
+    () => shutdownSignal({ signals: [] }),
+    new TypeError('shutdownSignal(): options.signals must be a non-empty array of signal names, got an array of 0'),
+  );
   t.throws(() => shutdownSignal({ signals: 'SIGINT' as never }), TypeError);
-  t.throws(() => shutdownSignal({ signals: ['SIGFOO' as never] }), new TypeError('shutdownSignal(): options.signals[0] must be the name of a signal Node can listen for, such as "SIGINT", got "SIGFOO" (string)'));
+  t.throws(
+    () => shutdownSignal({ signals: ['SIGFOO' as never] }),
+    new TypeError('shutdownSignal(): options.signals[0] must be the name of a signal Node can listen for, such as "SIGINT", got "SIGFOO" (string)'),
+  );
   t.throws(() => shutdownSignal({ signals: ['SIGINT', 'SIGKILL'] }), /options\.signals\[1\]/);
   t.throws(() => shutdownSignal({ signals: ['SIGSTOP'] }), TypeError);
   t.throws(() => shutdownSignal({ signals: [2 as never] }), TypeError);

@@ -239,21 +239,28 @@ t.test('split() passes on what map returns, with 1-based line numbers, dropping 
     },
   });
   t.same(out, [{ n: 1 }, { n: 2 }]);
-  t.same(calls, [['{"n":1}', 1], ['', 2], ['null', 3], ['{"n":2}', 4]]);
+  t.same(calls, [
+    ['{"n":1}', 1],
+    ['', 2],
+    ['null', 3],
+    ['{"n":2}', 4],
+  ]);
 });
 
 t.test('split() fails with LineError when map throws, keeping the error as cause', async (t) => {
   const boom = new Error('boom');
   for (const separator of ['\n', /\n/]) {
     const seen: number[] = [];
-    const err = await failure(lines(['1\n2\n', 'é\n4\n'], {
-      separator,
-      map: (line) => {
-        if (line === 'é') throw boom;
-        seen.push(Number(line));
-        return line;
-      },
-    }));
+    const err = await failure(
+      lines(['1\n2\n', 'é\n4\n'], {
+        separator,
+        map: (line) => {
+          if (line === 'é') throw boom;
+          seen.push(Number(line));
+          return line;
+        },
+      }),
+    );
     t.ok(err instanceof LineError);
     t.match(err, { code: 'ERR_SLUICE_LINE', line: 3, offset: 4, message: 'line 3: boom' });
     t.equal(err.cause, boom);
@@ -275,16 +282,25 @@ t.test('split() names its input in the errors it raises with options.name', asyn
 t.test('chain() runs the functions after a split() inside it, per line, with ctx.line', async (t) => {
   const head = split({ name: 'in' });
   const seen: [string, number | undefined][] = [];
-  const c = chain([head, (line: string, ctx) => {
-    seen.push([line, ctx.line]);
-    return line.toUpperCase();
-  }, async (line: string) => `${line}!`, function* (line: string) {
-    yield line;
-    yield line.length;
-  }]);
+  const c = chain([
+    head,
+    (line: string, ctx) => {
+      seen.push([line, ctx.line]);
+      return line.toUpperCase();
+    },
+    async (line: string) => `${line}!`,
+    function* (line: string) {
+      yield line;
+      yield line.length;
+    },
+  ]);
   t.equal(c, head, 'the functions were fused into the split itself');
   t.same(await toArray(['a\nbb\r\n', 'c'], c), ['A!', 2, 'BB!', 3, 'C!', 2]);
-  t.same(seen, [['a', 1], ['bb', 2], ['c', 3]]);
+  t.same(seen, [
+    ['a', 1],
+    ['bb', 2],
+    ['c', 3],
+  ]);
   t.equal(head.lines, 3);
 });
 
@@ -304,16 +320,22 @@ t.test('chain() turns an error of a function fused into a split() into a LineErr
   }
 });
 
-t.test('chain() runs a split()\'s lines through async functions concurrently, in order, skipping failures', async (t) => {
+t.test("chain() runs a split()'s lines through async functions concurrently, in order, skipping failures", async (t) => {
   let running = 0;
   let most = 0;
-  const c = chain([split(), async (line: string) => {
-    most = Math.max(most, ++running);
-    await tick();
-    running--;
-    if (line === 'bad') throw new Error('bad line');
-    return Number(line);
-  }], { concurrency: 3, onError: 'skip' });
+  const c = chain(
+    [
+      split(),
+      async (line: string) => {
+        most = Math.max(most, ++running);
+        await tick();
+        running--;
+        if (line === 'bad') throw new Error('bad line');
+        return Number(line);
+      },
+    ],
+    { concurrency: 3, onError: 'skip' },
+  );
   t.same(await toArray(['1\n2\nbad\n3\n4\n5\n'], c), [1, 2, 3, 4, 5]);
   t.equal(most, 3);
   t.equal((c as unknown as Split).skipped, 1);
@@ -348,7 +370,12 @@ t.test('split() with fatal fails with InvalidUtf8Error at the first invalid byte
     [[Buffer.from('ok\néab', 'latin1'), Buffer.from('cd\n', 'latin1')], 3, 2, ['ok']], // é as latin1: 0xe9
     [[Buffer.from('ok\nab'), Buffer.from([0xe2, 0x82])], 5, 2, ['ok']], // cut short by the end
     [[Buffer.from('a\n'), Buffer.from([0xe2]), Buffer.from([0x82, 0x41, 0x0a])], 2, 2, ['a']],
-    [[Buffer.from('x'.repeat(40000) + '\n' + 'é'.repeat(30000) + '\n'), Buffer.from([0x0a, 0xc0, 0x80, 0x0a])], 100003, 4, ['x'.repeat(40000), 'é'.repeat(30000), '']],
+    [
+      [Buffer.from(`${'x'.repeat(40000)}\n${'é'.repeat(30000)}\n`), Buffer.from([0x0a, 0xc0, 0x80, 0x0a])],
+      100003,
+      4,
+      ['x'.repeat(40000), 'é'.repeat(30000), ''],
+    ],
   ];
   for (const separator of [undefined, /\n/]) {
     for (const [chunks, offset, line, before] of cases) {
@@ -392,7 +419,10 @@ t.test('split() finds lines right in large chunks of mixed text, however they ar
     for (let i = 1; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
     const out = await lines([bytes.subarray(0, 1), ...chunks], { fatal: true });
     t.equal(out.length, expected.length, `${size}-byte chunks`);
-    t.ok(out.every((line, i) => line === expected[i]), `${size}-byte chunks: same lines`);
+    t.ok(
+      out.every((line, i) => line === expected[i]),
+      `${size}-byte chunks: same lines`,
+    );
   }
 });
 
@@ -524,29 +554,40 @@ t.test('split() without skipOverflow fails on a 256 MiB line early, having read 
 // ---- Laws -----------------------------------------------------------------------------------------
 
 t.test('split() under any chunking equals splitting the whole text (default separator)', async () => {
-  await fc.assert(fc.asyncProperty(text, cuts, async (s, at) => {
-    const out = await lines(cut(Buffer.from(s), at));
-    const expected = reference(s, stringMatches(s, '\n'), true).map((l) => l.text);
-    if (JSON.stringify(out) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(out)} != ${JSON.stringify(expected)}`);
-  }));
+  await fc.assert(
+    fc.asyncProperty(text, cuts, async (s, at) => {
+      const out = await lines(cut(Buffer.from(s), at));
+      const expected = reference(s, stringMatches(s, '\n'), true).map((l) => l.text);
+      if (JSON.stringify(out) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(out)} != ${JSON.stringify(expected)}`);
+    }),
+  );
 });
 
 t.test('split() under any chunking equals splitting the whole text (string separator)', async () => {
   const sep = fc.array(fc.constantFrom('a', 'é', '\n', '|', '😀'), { minLength: 2, maxLength: 4 }).map((u) => u.join(''));
-  const withSep = sep.chain((s) => fc.tuple(fc.constant(s), fc.array(fc.oneof(unit, fc.constant(s)), { maxLength: 40 }).map((u) => u.join(''))));
-  await fc.assert(fc.asyncProperty(withSep, cuts, async ([separator, s], at) => {
-    const out = await lines(cut(Buffer.from(s), at), { separator });
-    const expected = reference(s, stringMatches(s, separator)).map((l) => l.text);
-    if (JSON.stringify(out) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(out)} != ${JSON.stringify(expected)}`);
-  }));
+  const withSep = sep.chain((s) =>
+    fc.tuple(
+      fc.constant(s),
+      fc.array(fc.oneof(unit, fc.constant(s)), { maxLength: 40 }).map((u) => u.join('')),
+    ),
+  );
+  await fc.assert(
+    fc.asyncProperty(withSep, cuts, async ([separator, s], at) => {
+      const out = await lines(cut(Buffer.from(s), at), { separator });
+      const expected = reference(s, stringMatches(s, separator)).map((l) => l.text);
+      if (JSON.stringify(out) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(out)} != ${JSON.stringify(expected)}`);
+    }),
+  );
 });
 
 t.test('split() under any chunking equals splitting the whole text (RegExp separator)', async () => {
-  await fc.assert(fc.asyncProperty(text, cuts, fc.constantFrom(/\r?\n/, /\|+/, /\n|日/), async (s, at, separator) => {
-    const out = await lines(cut(Buffer.from(s), at), { separator });
-    const expected = reference(s, regexMatches(s, separator)).map((l) => l.text);
-    if (JSON.stringify(out) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(out)} != ${JSON.stringify(expected)}`);
-  }));
+  await fc.assert(
+    fc.asyncProperty(text, cuts, fc.constantFrom(/\r?\n/, /\|+/, /\n|日/), async (s, at, separator) => {
+      const out = await lines(cut(Buffer.from(s), at), { separator });
+      const expected = reference(s, regexMatches(s, separator)).map((l) => l.text);
+      if (JSON.stringify(out) !== JSON.stringify(expected)) throw new Error(`${JSON.stringify(out)} != ${JSON.stringify(expected)}`);
+    }),
+  );
 });
 
 t.test('split() with maxLength fails at the first long line, or skips every long line (property)', async () => {
@@ -555,65 +596,72 @@ t.test('split() with maxLength fails at the first long line, or skips every long
     ['||', (s) => stringMatches(s, '||'), false],
     [/\r?\n/, (s) => regexMatches(s, /\r?\n/), false],
   ];
-  await fc.assert(fc.asyncProperty(text, cuts, fc.integer({ min: 1, max: 8 }), fc.nat(2), async (s, at, maxLength, which) => {
-    const [separator, matches, crlf] = separators[which]!;
-    const ref = reference(s, matches(s), crlf);
-    const sepOption = separator === undefined ? {} : { separator };
-    const chunks = cut(Buffer.from(s), at);
+  await fc.assert(
+    fc.asyncProperty(text, cuts, fc.integer({ min: 1, max: 8 }), fc.nat(2), async (s, at, maxLength, which) => {
+      const [separator, matches, crlf] = separators[which]!;
+      const ref = reference(s, matches(s), crlf);
+      const sepOption = separator === undefined ? {} : { separator };
+      const chunks = cut(Buffer.from(s), at);
 
-    const lenient = split({ maxLength, skipOverflow: true, ...sepOption });
-    const kept = lenient.toArray();
-    for (const chunk of chunks) lenient.write(chunk);
-    lenient.end();
-    const expected = ref.filter((l) => l.bytes <= maxLength).map((l) => l.text);
-    if (JSON.stringify(await kept) !== JSON.stringify(expected)) throw new Error('skipOverflow: wrong lines');
-    if (lenient.skipped !== ref.length - expected.length || lenient.lines !== ref.length) throw new Error('skipOverflow: wrong counts');
+      const lenient = split({ maxLength, skipOverflow: true, ...sepOption });
+      const kept = lenient.toArray();
+      for (const chunk of chunks) lenient.write(chunk);
+      lenient.end();
+      const expected = ref.filter((l) => l.bytes <= maxLength).map((l) => l.text);
+      if (JSON.stringify(await kept) !== JSON.stringify(expected)) throw new Error('skipOverflow: wrong lines');
+      if (lenient.skipped !== ref.length - expected.length || lenient.lines !== ref.length) throw new Error('skipOverflow: wrong counts');
 
-    const strict = split({ maxLength, ...sepOption });
-    const seen: string[] = [];
-    strict.on('data', (line: string) => seen.push(line));
-    for (const chunk of chunks) strict.write(chunk);
-    strict.end();
-    const first = ref.findIndex((l) => l.bytes > maxLength);
-    if (first === -1) {
-      await once(strict, 'end');
-      if (seen.length !== ref.length) throw new Error('no long line, yet not every line came out');
-    } else {
-      const [err] = (await once(strict, 'error')) as [LineTooLongError];
-      if (!(err instanceof LineTooLongError) || err.line !== first + 1 || err.offset !== ref[first]!.offset) {
-        throw new Error(`expected line ${first + 1} at ${ref[first]!.offset}, got ${String(err)}`);
+      const strict = split({ maxLength, ...sepOption });
+      const seen: string[] = [];
+      strict.on('data', (line: string) => seen.push(line));
+      for (const chunk of chunks) strict.write(chunk);
+      strict.end();
+      const first = ref.findIndex((l) => l.bytes > maxLength);
+      if (first === -1) {
+        await once(strict, 'end');
+        if (seen.length !== ref.length) throw new Error('no long line, yet not every line came out');
+      } else {
+        const [err] = (await once(strict, 'error')) as [LineTooLongError];
+        if (!(err instanceof LineTooLongError) || err.line !== first + 1 || err.offset !== ref[first]!.offset) {
+          throw new Error(`expected line ${first + 1} at ${ref[first]!.offset}, got ${String(err)}`);
+        }
+        if (JSON.stringify(seen) !== JSON.stringify(ref.slice(0, first).map((l) => l.text))) throw new Error('wrong lines before the error');
       }
-      if (JSON.stringify(seen) !== JSON.stringify(ref.slice(0, first).map((l) => l.text))) throw new Error('wrong lines before the error');
-    }
-  }));
+    }),
+  );
 });
 
 t.test('split() internals: UTF-8 and ASCII scanning agree with node:buffer (property)', async () => {
   // Valid characters and random bytes, mixed.
-  const piece = fc.oneof(fc.uint8Array({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 4 }).map((s) => new Uint8Array(Buffer.from(s))));
+  const piece = fc.oneof(
+    fc.uint8Array({ maxLength: 4 }),
+    fc.string({ unit: 'binary', maxLength: 4 }).map((s) => new Uint8Array(Buffer.from(s))),
+  );
   const bytes = fc.array(piece, { maxLength: 8 }).map((pieces) => Buffer.concat(pieces));
-  fc.assert(fc.property(bytes, fc.nat(8), (raw, shift) => {
-    const buf = Buffer.concat([Buffer.alloc(shift), raw]).subarray(shift); // any alignment
-    const bad = firstInvalid(buf, 0, buf.length);
-    if ((bad === -1) !== isUtf8(buf)) throw new Error(`firstInvalid says ${bad}`);
-    if (bad !== -1) {
-      const literal = buf[bad] === 0xef && buf[bad + 1] === 0xbf && buf[bad + 2] === 0xbd;
-      if (!isUtf8(buf.subarray(0, bad)) || !buf.subarray(bad).toString().startsWith('\ufffd') || literal) {
-        throw new Error(`not the first invalid byte: ${bad}`);
+  fc.assert(
+    fc.property(bytes, fc.nat(8), (raw, shift) => {
+      const buf = Buffer.concat([Buffer.alloc(shift), raw]).subarray(shift); // any alignment
+      const bad = firstInvalid(buf, 0, buf.length);
+      if ((bad === -1) !== isUtf8(buf)) throw new Error(`firstInvalid says ${bad}`);
+      if (bad !== -1) {
+        const literal = buf[bad] === 0xef && buf[bad + 1] === 0xbf && buf[bad + 2] === 0xbd;
+        if (!isUtf8(buf.subarray(0, bad)) || !buf.subarray(bad).toString().startsWith('\ufffd') || literal) {
+          throw new Error(`not the first invalid byte: ${bad}`);
+        }
       }
-    }
-    const end = completeEnd(buf, 0, buf.length);
-    const whole = buf.toString('utf8');
-    if (buf.subarray(0, end).toString('utf8') + buf.subarray(end).toString('utf8') !== whole) throw new Error(`bad cut at ${end}`);
-    const scanner = new AsciiScanner(buf);
-    for (let from = 0; from <= buf.length; from++) {
-      const expected = buf.findIndex((b, i) => i >= from && b >= 0x80);
-      if (scanner.next(from, buf.length) !== (expected === -1 ? buf.length : expected)) throw new Error(`scanner wrong from ${from}`);
-    }
-  }));
+      const end = completeEnd(buf, 0, buf.length);
+      const whole = buf.toString('utf8');
+      if (buf.subarray(0, end).toString('utf8') + buf.subarray(end).toString('utf8') !== whole) throw new Error(`bad cut at ${end}`);
+      const scanner = new AsciiScanner(buf);
+      for (let from = 0; from <= buf.length; from++) {
+        const expected = buf.findIndex((b, i) => i >= from && b >= 0x80);
+        if (scanner.next(from, buf.length) !== (expected === -1 ? buf.length : expected)) throw new Error(`scanner wrong from ${from}`);
+      }
+    }),
+  );
 });
 
-t.test('split() takes split2\'s arguments: a separator and a mapper before the options', async (t) => {
+t.test("split() takes split2's arguments: a separator and a mapper before the options", async (t) => {
   const semicolons = split(';');
   semicolons.end('a;b');
   t.same(await semicolons.toArray(), ['a', 'b']);
@@ -633,7 +681,15 @@ t.test('split() refuses a misspelled option, naming it and the option meant', as
 });
 
 // A function fused into a split() fails with a LineError naming the line, the error as its cause.
-stageContract('split()', (options, hooks) => split({ ...options, map: (line) => {
-  hooks.visit(line);
-  return line;
-} }), { item: (i) => `${i}\n`, unwrap: (error) => (error as LineError).cause, expected: ['0', '1', '2'] });
+stageContract(
+  'split()',
+  (options, hooks) =>
+    split({
+      ...options,
+      map: (line) => {
+        hooks.visit(line);
+        return line;
+      },
+    }),
+  { item: (i) => `${i}\n`, unwrap: (error) => (error as LineError).cause, expected: ['0', '1', '2'] },
+);

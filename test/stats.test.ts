@@ -28,10 +28,13 @@ t.test('stats() counts items in and out, filtered, dropped, errors and retries',
   const m = map((n: number) => (n % 3 === 0 ? undefined : n));
   await toArray(range(10), m);
   t.match(stats(m), { name: 'map', itemsIn: 10, itemsOut: 6, filtered: 4, dropped: 0, errors: 0, inFlight: 0 });
-  const p = parallel(async (n: number) => {
-    if (n === 2) throw new Error('no 2');
-    return n;
-  }, { onError: 'skip', retry: { retries: 1, minDelay: 1 } });
+  const p = parallel(
+    async (n: number) => {
+      if (n === 2) throw new Error('no 2');
+      return n;
+    },
+    { onError: 'skip', retry: { retries: 1, minDelay: 1 } },
+  );
   await toArray(range(5), p);
   t.match(stats(p), { name: 'parallel(fn)', itemsIn: 5, itemsOut: 4, dropped: 1, errors: 1, retries: 1 });
   const named = filter(function even(n: number) {
@@ -48,10 +51,15 @@ t.test('stats() counts items in and out, filtered, dropped, errors and retries',
 t.test('stats() add up: in = out + filtered + dropped + in flight, for functions that give one item or none (property)', async (t) => {
   await fc.assert(
     fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 50 }), fc.integer({ min: 1, max: 4 }), async (input, concurrency) => {
-      const stage = chain([async (n: number) => {
-        if (n % 7 === 0) throw new Error('seven');
-        return n % 3 === 0 ? undefined : n;
-      }], { concurrency, onError: 'skip' });
+      const stage = chain(
+        [
+          async (n: number) => {
+            if (n % 7 === 0) throw new Error('seven');
+            return n % 3 === 0 ? undefined : n;
+          },
+        ],
+        { concurrency, onError: 'skip' },
+      );
       const out = await toArray(input, stage);
       const s = stats(stage);
       t.equal(s.itemsOut, out.length);
@@ -88,8 +96,14 @@ t.test('pipeline() reports every stage in order, with the bottleneck: a stage th
   const last = reports[reports.length - 1]!;
   t.ok(last.done);
   t.ok(reports.slice(0, -1).every((r) => !r.done));
-  t.same(last.stages.map((s) => s.name), ['cheap', 'parse', 'format']);
-  t.same(last.stages.map((s) => s.itemsIn), [400, 400, 400]);
+  t.same(
+    last.stages.map((s) => s.name),
+    ['cheap', 'parse', 'format'],
+  );
+  t.same(
+    last.stages.map((s) => s.itemsIn),
+    [400, 400, 400],
+  );
   t.match(last.bottleneck, { index: 1, name: 'parse' });
   t.match(last.bottleneck?.reason, /^parse was busy \d+% of the time while format after it was starved \d+%/);
   await check.verify();
@@ -99,14 +113,24 @@ t.test('pipeline() names as the bottleneck a stage whose calls take long (async)
   let last: StatsReport | undefined;
   await pipeline(
     Readable.from(range(60)),
-    chain([(n: number) => n, map(async (n: number) => {
-      await sleep(5);
-      return n;
-    }, { name: 'lookup' }), map((n: number) => n, { name: 'after' })]),
+    chain([
+      (n: number) => n,
+      map(
+        async (n: number) => {
+          await sleep(5);
+          return n;
+        },
+        { name: 'lookup' },
+      ),
+      map((n: number) => n, { name: 'after' }),
+    ]),
     sink(),
     { onStats: (report) => (last = report) },
   );
-  t.same(last?.stages.map((s) => s.name), ['chain(fn)', 'lookup', 'after']);
+  t.same(
+    last?.stages.map((s) => s.name),
+    ['chain(fn)', 'lookup', 'after'],
+  );
   t.match(last?.bottleneck, { name: 'lookup' });
 });
 
@@ -118,21 +142,38 @@ t.test('pipeline() names the source when every stage waits for input, and the si
       yield i;
     }
   }
-  await pipeline(trickle(), map((n: number) => n), sink(), { onStats: (r) => (fromSource = r) });
+  await pipeline(
+    trickle(),
+    map((n: number) => n),
+    sink(),
+    { onStats: (r) => (fromSource = r) },
+  );
   t.match(fromSource?.bottleneck, { index: -1, name: 'source' });
   let toSink: StatsReport | undefined;
   const slowSink = new Writable({ objectMode: true, highWaterMark: 1, write: (_c, _e, cb) => setTimeout(cb, 3) });
-  await pipeline(range(60), map((n: number) => n), slowSink, { onStats: (r) => (toSink = r) });
+  await pipeline(
+    range(60),
+    map((n: number) => n),
+    slowSink,
+    { onStats: (r) => (toSink = r) },
+  );
   t.match(toSink?.bottleneck, { index: 1, name: 'sink' });
 });
 
 t.test('pipeline() fails with the error onStats throws, and refuses a bad onStats or statsInterval', async (t) => {
   const boom = new Error('stats');
-  const err = await rejection(pipeline(range(5), map((n: number) => n), sink(), {
-    onStats: () => {
-      throw boom;
-    },
-  }));
+  const err = await rejection(
+    pipeline(
+      range(5),
+      map((n: number) => n),
+      sink(),
+      {
+        onStats: () => {
+          throw boom;
+        },
+      },
+    ),
+  );
   t.equal(err, boom);
   t.throws(() => pipeline(range(1), sink(), { onStats: 5 as never }), new TypeError('pipeline(): options.onStats must be a function, got 5 (number)'));
   t.throws(() => pipeline(range(1), sink(), { onStats: () => {}, statsInterval: 0 }), RangeError);

@@ -67,10 +67,15 @@ t.test('take() lets a slow sink after it receive all n items', async (t) => {
   const check = leakCheck();
   const state = sourceState();
   const sink = check.track(slowSink<number>({ delay: 5 }));
-  await pipeline(endless(state), take(6), map(async (n: number) => {
-    await sleep(2);
-    return n;
-  }), sink);
+  await pipeline(
+    endless(state),
+    take(6),
+    map(async (n: number) => {
+      await sleep(2);
+      return n;
+    }),
+    sink,
+  );
   t.same(sink.items, [0, 1, 2, 3, 4, 5]);
   t.equal(state.finished, true);
   await check.verify();
@@ -78,10 +83,17 @@ t.test('take() lets a slow sink after it receive all n items', async (t) => {
 
 t.test('take() lets a parallel stage after it finish its calls', async (t) => {
   const state = sourceState();
-  const out = await toArray(endless(state), take(4), parallel(async (n: number) => {
-    await sleep(5);
-    return n;
-  }, { concurrency: 2 }));
+  const out = await toArray(
+    endless(state),
+    take(4),
+    parallel(
+      async (n: number) => {
+        await sleep(5);
+        return n;
+      },
+      { concurrency: 2 },
+    ),
+  );
   t.same(out, [0, 1, 2, 3]);
   t.equal(state.finished, true);
 });
@@ -90,15 +102,23 @@ t.test('take() after a parallel stage ends it and aborts its in-flight calls', a
   const check = leakCheck();
   const state = sourceState();
   const signals: AbortSignal[] = [];
-  const pool = check.track(parallel(async (n: number, { signal }) => {
-    signals.push(signal);
-    await sleep(n < 3 ? 1 : 60_000, undefined, { signal });
-    return n;
-  }, { concurrency: 4 }));
+  const pool = check.track(
+    parallel(
+      async (n: number, { signal }) => {
+        signals.push(signal);
+        await sleep(n < 3 ? 1 : 60_000, undefined, { signal });
+        return n;
+      },
+      { concurrency: 4 },
+    ),
+  );
   t.same(await toArray(endless(state), pool, take(3)), [0, 1, 2]);
   await turns();
   t.equal(state.finished, true);
-  t.ok(signals.every((signal) => signal.aborted), 'every call signal aborted');
+  t.ok(
+    signals.every((signal) => signal.aborted),
+    'every call signal aborted',
+  );
   await check.verify();
 });
 
@@ -114,43 +134,82 @@ t.test('take() inside a chain ends the chain and stops the source', async (t) =>
 t.test('take() closing a chain ends the chain and stops the source', async (t) => {
   const state = sourceState();
   const c = chain([(n: number) => n * 2, new PassThrough({ objectMode: true }), take(2)]);
-  t.same(await toArray(endless(state), c, map((n: number) => n)), [0, 2]);
+  t.same(
+    await toArray(
+      endless(state),
+      c,
+      map((n: number) => n),
+    ),
+    [0, 2],
+  );
   t.equal(state.finished, true);
 });
 
 t.test('take() twice in a pipeline ends at the smaller count', async (t) => {
   const state = sourceState();
-  t.same(await toArray(endless(state), take(10), map((n: number) => n), take(3)), [0, 1, 2]);
+  t.same(
+    await toArray(
+      endless(state),
+      take(10),
+      map((n: number) => n),
+      take(3),
+    ),
+    [0, 1, 2],
+  );
   t.equal(state.finished, true);
 });
 
 t.test('take() still fails the pipeline with an error from before it', async (t) => {
   const boom = new Error('boom');
-  t.equal(await rejection(toArray(endless(), map((n: number) => {
-    if (n === 2) throw boom;
-    return n;
-  }), take(5))), boom);
+  t.equal(
+    await rejection(
+      toArray(
+        endless(),
+        map((n: number) => {
+          if (n === 2) throw boom;
+          return n;
+        }),
+        take(5),
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('take() still fails the pipeline with an error from after it', async (t) => {
   const boom = new Error('boom');
-  t.equal(await rejection(toArray(endless(), take(5), map((n: number) => {
-    if (n === 2) throw boom;
-    return n;
-  }))), boom);
+  t.equal(
+    await rejection(
+      toArray(
+        endless(),
+        take(5),
+        map((n: number) => {
+          if (n === 2) throw boom;
+          return n;
+        }),
+      ),
+    ),
+    boom,
+  );
 });
 
 t.test('take() as the last stage ends the pipeline', async (t) => {
   const check = leakCheck();
   await within(pipeline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], check.track(take(3))), 'pipeline()');
   let finished = false;
-  await within(pipeline(function* () {
-    try {
-      for (let i = 0; ; i++) yield i;
-    } finally {
-      finished = true;
-    }
-  }, check.track(take(3))), 'pipeline()');
+  await within(
+    pipeline(
+      function* () {
+        try {
+          for (let i = 0; ; i++) yield i;
+        } finally {
+          finished = true;
+        }
+      },
+      check.track(take(3)),
+    ),
+    'pipeline()',
+  );
   t.equal(finished, true);
   await within(pipeline([1, 2], check.track(take(0))), 'pipeline()');
   await check.verify();
@@ -169,7 +228,18 @@ t.test('take() as the last stage after a map() ends the pipeline and stops the s
 t.test('take() ending early does not fail the pipeline for an earlier take() it tears down before that one ends', async (t) => {
   // merge() ends a turn later than the take(0) does: the take(1) between them is torn down unfinished.
   t.same(await within(toArray(merge([[]]), take(1), take(0)), 'toArray()'), []);
-  t.same(await within(toArray(merge([[1, 2]]), take(5), map((n: number) => n), take(0)), 'toArray()'), []);
+  t.same(
+    await within(
+      toArray(
+        merge([[1, 2]]),
+        take(5),
+        map((n: number) => n),
+        take(0),
+      ),
+      'toArray()',
+    ),
+    [],
+  );
 });
 
 t.test('take() refuses an n that is not an integer >= 0', async (t) => {

@@ -30,7 +30,7 @@ function sink(options: SinkOptions = {}): Writable & { received: unknown[] } {
     write(item: unknown, _encoding, callback) {
       const i = received.length;
       received.push(item);
-      const error = i === options.failAt ? options.error ?? new Error(`write ${i} failed`) : null;
+      const error = i === options.failAt ? (options.error ?? new Error(`write ${i} failed`)) : null;
       const latency = options.latency?.(i) ?? 0;
       if (latency === 0) callback(error);
       else setTimeout(() => callback(error), latency);
@@ -53,29 +53,35 @@ async function* endless(latency: number): AsyncGenerator<number> {
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 t.test('tee() gives each destination exactly the input sequence, whatever their latencies (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.oneof(fc.integer(), fc.string()), { maxLength: 40 }),
-    fc.array(fc.record({
-      latencies: fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 5 }),
-      highWaterMark: fc.integer({ min: 1, max: 4 }),
-    }), { minLength: 1, maxLength: 4 }),
-    fc.integer({ min: 1, max: 4 }),
-    fc.boolean(),
-    async (input, specs, highWaterMark, passThrough) => {
-      const sinks = specs.map(({ latencies, highWaterMark }) => sink({ highWaterMark, latency: (i) => latencies[i % latencies.length]! }));
-      const stage = tee<string | number>(sinks, { highWaterMark, passThrough });
-      const expected = JSON.stringify(input);
-      if (passThrough) {
-        const out = await toArray(input, stage);
-        if (JSON.stringify(out) !== expected) throw new Error(`passed on ${JSON.stringify(out)}`);
-      } else {
-        await pipeline(input, stage);
-      }
-      sinks.forEach((s, i) => {
-        if (JSON.stringify(s.received) !== expected) throw new Error(`destination ${i} received ${JSON.stringify(s.received)}`);
-      });
-    },
-  ), { numRuns: 40 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.integer(), fc.string()), { maxLength: 40 }),
+      fc.array(
+        fc.record({
+          latencies: fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 5 }),
+          highWaterMark: fc.integer({ min: 1, max: 4 }),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+      fc.integer({ min: 1, max: 4 }),
+      fc.boolean(),
+      async (input, specs, highWaterMark, passThrough) => {
+        const sinks = specs.map(({ latencies, highWaterMark }) => sink({ highWaterMark, latency: (i) => latencies[i % latencies.length]! }));
+        const stage = tee<string | number>(sinks, { highWaterMark, passThrough });
+        const expected = JSON.stringify(input);
+        if (passThrough) {
+          const out = await toArray(input, stage);
+          if (JSON.stringify(out) !== expected) throw new Error(`passed on ${JSON.stringify(out)}`);
+        } else {
+          await pipeline(input, stage);
+        }
+        sinks.forEach((s, i) => {
+          if (JSON.stringify(s.received) !== expected) throw new Error(`destination ${i} received ${JSON.stringify(s.received)}`);
+        });
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
 
 t.test('tee() lets the slowest destination set the pace, keeping memory bounded', async (t) => {
@@ -107,7 +113,10 @@ t.test('tee() destroys every destination when one fails and pipeline rejects wit
   const failing = check.track(sink({ failAt: 3, error: boom }), 'failing');
   const fast = check.track(sink(), 'fast');
   const stage = check.track(tee([slow, failing, fast]), 'tee');
-  const error = await pipeline(range(100), stage).then(() => undefined, (e: unknown) => e);
+  const error = await pipeline(range(100), stage).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.equal(error, boom, 'the very error object');
   await check.verify();
   t.ok(fast.received.length < 100, 'the others stopped too');
@@ -195,7 +204,10 @@ t.test('tee() destroyed destroys every destination', async (t) => {
   await sleep(1);
   stage.destroy();
   await check.verify();
-  t.ok(destinations.every((d) => d.received.length < 10), 'no destination got everything');
+  t.ok(
+    destinations.every((d) => d.received.length < 10),
+    'no destination got everything',
+  );
 });
 
 t.test('tee() destroyed with an error destroys every destination without an unhandled error', async (t) => {
@@ -213,44 +225,72 @@ t.test('tee() destroyed with an error destroys every destination without an unha
 
 t.test('tee() removes its listeners from every destination once closed', async (t) => {
   const destinations = [sink(), sink({ latency: () => 1 })];
-  const before = destinations.map((d) => d.eventNames().map((name) => `${String(name)}:${d.listenerCount(name)}`).join());
+  const before = destinations.map((d) =>
+    d
+      .eventNames()
+      .map((name) => `${String(name)}:${d.listenerCount(name)}`)
+      .join(),
+  );
   const stage = tee(destinations);
   await pipeline(range(20), stage);
   await leakCheck({ streams: [stage, ...destinations] }).verify();
-  t.same(destinations.map((d) => d.listenerCount('error')), [0, 0]);
-  t.same(destinations.map((d) => d.listenerCount('drain')), [0, 0]);
-  t.same(destinations.map((d) => d.listenerCount('close')), [0, 0]);
-  t.ok(before.every((b) => b === ''), 'the destinations had no listeners to begin with');
+  t.same(
+    destinations.map((d) => d.listenerCount('error')),
+    [0, 0],
+  );
+  t.same(
+    destinations.map((d) => d.listenerCount('drain')),
+    [0, 0],
+  );
+  t.same(
+    destinations.map((d) => d.listenerCount('close')),
+    [0, 0],
+  );
+  t.ok(
+    before.every((b) => b === ''),
+    'the destinations had no listeners to begin with',
+  );
 });
 
 t.test('tee() aborted at a random moment rejects with the reason and leaves nothing behind (property)', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 4 }),
-    fc.nat({ max: 2 }),
-    fc.boolean(),
-    fc.option(fc.nat({ max: 15 }), { freq: 4 }),
-    async (latencies, sourceLatency, passThrough, abortAfter) => {
-      const controller = new AbortController();
-      const reason = new Error('aborted');
-      const check = leakCheck({ signals: [controller.signal] });
-      const destinations = latencies.map((ms) => check.track(sink({ latency: () => ms })));
-      const stage = check.track(tee(destinations, { passThrough, highWaterMark: 2 }));
-      const source = check.track(Readable.from(endless(sourceLatency), { highWaterMark: 1 }));
-      // null: abort before the pipeline has taken a single step.
-      const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
-      const options = { signal: controller.signal };
-      const done = passThrough
-        ? pipeline(source, stage, async (items: AsyncIterable<unknown>) => {
-          for await (const _ of items) await sleep(1);
-        }, options)
-        : pipeline(source, stage, options);
-      if (abortAfter === null) controller.abort(reason);
-      const error = await done.then(() => undefined, (e: unknown) => e);
-      clearTimeout(timer);
-      if (error !== reason) throw new Error(`rejected with ${String(error)}`);
-      await check.verify();
-    },
-  ), { numRuns: 30 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 4 }),
+      fc.nat({ max: 2 }),
+      fc.boolean(),
+      fc.option(fc.nat({ max: 15 }), { freq: 4 }),
+      async (latencies, sourceLatency, passThrough, abortAfter) => {
+        const controller = new AbortController();
+        const reason = new Error('aborted');
+        const check = leakCheck({ signals: [controller.signal] });
+        const destinations = latencies.map((ms) => check.track(sink({ latency: () => ms })));
+        const stage = check.track(tee(destinations, { passThrough, highWaterMark: 2 }));
+        const source = check.track(Readable.from(endless(sourceLatency), { highWaterMark: 1 }));
+        // null: abort before the pipeline has taken a single step.
+        const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
+        const options = { signal: controller.signal };
+        const done = passThrough
+          ? pipeline(
+              source,
+              stage,
+              async (items: AsyncIterable<unknown>) => {
+                for await (const _ of items) await sleep(1);
+              },
+              options,
+            )
+          : pipeline(source, stage, options);
+        if (abortAfter === null) controller.abort(reason);
+        const error = await done.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        clearTimeout(timer);
+        if (error !== reason) throw new Error(`rejected with ${String(error)}`);
+        await check.verify();
+      },
+    ),
+    { numRuns: 30 },
+  );
 });
 
 /** Checks that `err` is the ERR_SLUICE_CLOSED_EARLY of destinations[0] and says `what`. */
@@ -278,7 +318,11 @@ t.test('tee() fails at once with ERR_SLUICE_CLOSED_EARLY when a destination had 
   const finished = sink();
   finished.end();
   await once(finished, 'close');
-  closedEarly(t, await rejection(within(pipeline([1], tee([finished])), 'pipeline()')), /^tee\(\): destinations\[0\] had already ended before the tee started$/);
+  closedEarly(
+    t,
+    await rejection(within(pipeline([1], tee([finished])), 'pipeline()')),
+    /^tee\(\): destinations\[0\] had already ended before the tee started$/,
+  );
   const kept = new Writable({ objectMode: true, autoDestroy: false, write: (_item, _encoding, callback) => callback() });
   kept.end();
   await once(kept, 'finish');

@@ -27,16 +27,26 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 t.test('threads() runs the default export over the items, in order', async (t) => {
   const check = checkLeaks();
-  t.same(await toArray(range(600), threads<number, number>(basic, { threads: 2 })), range(600).map((n) => n * 2));
+  t.same(
+    await toArray(range(600), threads<number, number>(basic, { threads: 2 })),
+    range(600).map((n) => n * 2),
+  );
   await check.verify();
 });
 
-t.test('threads() runs a named export, or several as one chain, with chain()\'s result rules', async (t) => {
+t.test("threads() runs a named export, or several as one chain, with chain()'s result rules", async (t) => {
   t.same(await toArray(['a', 'b'], threads(basic, { name: 'hash', threads: 1 })), ['ca978112', '3e23e816']);
   t.same(await toArray(range(6), threads(basic, { name: ['dropOdd', 'twice'], threads: 2, batch: 2 })), [0, -0, 2, -2, 4, -4]);
   t.same(await toArray(range(5), threads(basic, { name: 'nullFor3', threads: 1 })), [0, 1, 2, 4]);
-  t.same(await toArray(range(4), threads(basic, { name: 'slowTwice', threads: 2, batch: 3, concurrency: 3 })), range(4).flatMap((n) => [n, n + 0.5]));
-  t.same(await toArray(['abc', 'de'], threads(fileURLToPath(new URL('./fixtures/workers/typed.ts', import.meta.url)), { threads: 1 })), [3, 2], 'a TypeScript module under a TS loader');
+  t.same(
+    await toArray(range(4), threads(basic, { name: 'slowTwice', threads: 2, batch: 3, concurrency: 3 })),
+    range(4).flatMap((n) => [n, n + 0.5]),
+  );
+  t.same(
+    await toArray(['abc', 'de'], threads(fileURLToPath(new URL('./fixtures/workers/typed.ts', import.meta.url)), { threads: 1 })),
+    [3, 2],
+    'a TypeScript module under a TS loader',
+  );
 });
 
 t.test('threads() equals the single-thread chain (ordered) or a permutation of it (unordered), for any threads, batch and input', async (t) => {
@@ -53,7 +63,11 @@ t.test('threads() equals the single-thread chain (ordered) or a permutation of i
           const expected = input.map((n) => n + 1);
           const got = await toArray(input, threads<number, number>(basic, { name: 'later', pool, batch, ordered, concurrency }));
           if (ordered) t.same(got, expected);
-          else t.same([...got].sort((a, b) => a - b), [...expected].sort((a, b) => a - b));
+          else
+            t.same(
+              [...got].sort((a, b) => a - b),
+              [...expected].sort((a, b) => a - b),
+            );
         },
       ),
       { numRuns: 40 },
@@ -64,7 +78,7 @@ t.test('threads() equals the single-thread chain (ordered) or a permutation of i
   await check.verify();
 });
 
-t.test('threads() fails with a WorkerError naming the item, with the original\'s message, stack, name and code', async (t) => {
+t.test("threads() fails with a WorkerError naming the item, with the original's message, stack, name and code", async (t) => {
   const check = checkLeaks();
   const err = await rejection(toArray(range(10), threads(basic, { name: 'failOn5', threads: 2, batch: 3 })));
   t.ok(err instanceof WorkerError);
@@ -106,7 +120,9 @@ t.test('threads() retries a failed item alone, after a backoff', async (t) => {
 t.test('threads() fails with a WorkerExitError when a thread exits or dies of an uncaught error, never hanging', async (t) => {
   const check = checkLeaks();
   for (const name of ['exitOn3', 'timerThrows']) {
-    const err = await rejection(pipeline(range(200), threads(basic, { name, threads: 2, batch: 2 }), new Writable({ objectMode: true, write: (_c, _e, cb) => setTimeout(cb, 1) })));
+    const err = await rejection(
+      pipeline(range(200), threads(basic, { name, threads: 2, batch: 2 }), new Writable({ objectMode: true, write: (_c, _e, cb) => setTimeout(cb, 1) })),
+    );
     t.ok(err instanceof WorkerExitError, `${name}: ${String(err)}`);
     t.equal((err as WorkerExitError).code, 'ERR_SLUICE_WORKER_EXIT');
   }
@@ -146,7 +162,11 @@ t.test('threads() moves transferred ArrayBuffers instead of copying them', async
   const buffers = [new ArrayBuffer(8), new ArrayBuffer(16)];
   const out = await toArray(buffers, threads<ArrayBuffer, number>(basic, { name: 'byteLength', threads: 1, transfer: (b) => [b] }));
   t.same(out, [8, 16]);
-  t.same(buffers.map((b) => b.byteLength), [0, 0], 'detached here');
+  t.same(
+    buffers.map((b) => b.byteLength),
+    [0, 0],
+    'detached here',
+  );
 });
 
 t.test('threads() passes workerData to its threads; a shared pool serves several stages and closes', async (t) => {
@@ -156,7 +176,10 @@ t.test('threads() passes workerData to its threads; a shared pool serves several
   t.ok(pool instanceof ThreadPool);
   t.equal(pool.threads, 2);
   const [a, b] = await Promise.all([toArray(range(50), threads(basic, { pool })), toArray(['x'], threads(basic, { pool, name: 'hash' }))]);
-  t.same(a, range(50).map((n) => n * 2));
+  t.same(
+    a,
+    range(50).map((n) => n * 2),
+  );
   t.same(b, ['2d711642']);
   t.ok(pool.started >= 1 && pool.started <= 2);
   await pool.close();
@@ -191,7 +214,12 @@ console.log((await toArray([1, 2], threads(module, { threads: 2 }))).join(','));
 // A shared pool left open: its idle threads do not keep the process alive either.
 console.log((await toArray([3], threads(module, { pool: threadPool({ threads: 1 }) }))).join(','));`;
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   t.equal(r.stdout, '2,4\n6\n', r.stderr);
   t.equal(r.status, 0, 'exited by itself');
 });

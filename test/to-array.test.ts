@@ -25,20 +25,39 @@ t.test('toArray() collects a Readable', async (t) => {
 });
 
 t.test('toArray() runs the source through the stages in order', async (t) => {
-  t.same(await toArray([1, 2], map((n: number) => n + 1), new PassThrough({ objectMode: true }), map((n: number) => n * 10)), [20, 30]);
+  t.same(
+    await toArray(
+      [1, 2],
+      map((n: number) => n + 1),
+      new PassThrough({ objectMode: true }),
+      map((n: number) => n * 10),
+    ),
+    [20, 30],
+  );
 });
 
 t.test('toArray() gives an empty array for an empty source', async (t) => {
-  t.same(await toArray([], map((n: number) => n)), []);
+  t.same(
+    await toArray(
+      [],
+      map((n: number) => n),
+    ),
+    [],
+  );
 });
 
 t.test('toArray() rejects with the very error of a stage and destroys every stage', async (t) => {
   const check = leakCheck();
   const boom = new Error('boom');
-  const stages = [check.track(map((n: number) => {
-    if (n === 2) throw boom;
-    return n;
-  })), check.track(new PassThrough({ objectMode: true }))] as const;
+  const stages = [
+    check.track(
+      map((n: number) => {
+        if (n === 2) throw boom;
+        return n;
+      }),
+    ),
+    check.track(new PassThrough({ objectMode: true })),
+  ] as const;
   t.equal(await rejection(toArray([1, 2, 3], ...stages)), boom);
   await check.verify();
 });
@@ -66,7 +85,15 @@ t.test('toArray() rejects with the very falsy value its sync generator source th
       yield 1;
       throw value;
     })();
-    const err = await rejection(within(toArray(source, map((n: number) => n)), 'toArray()'));
+    const err = await rejection(
+      within(
+        toArray(
+          source,
+          map((n: number) => n),
+        ),
+        'toArray()',
+      ),
+    );
     t.ok(Object.is(err, value), `rejected with ${String(err)} for a thrown ${String(value)}`);
   }
 });

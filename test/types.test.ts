@@ -43,17 +43,23 @@ function typeLevelOnly(): void {
   ]);
 
   // `undefined` drops an item, so it is not part of the next stage's type.
-  const dropping = chain([(s: string) => (s === '' ? undefined : s), (s) => {
-    expectType<Equal<typeof s, string>>(true);
-    return s.length;
-  }]);
+  const dropping = chain([
+    (s: string) => (s === '' ? undefined : s),
+    (s) => {
+      expectType<Equal<typeof s, string>>(true);
+      return s.length;
+    },
+  ]);
   expectType<Equal<typeof dropping, TypedDuplex<string, number>>>(true);
 
   // …and so is `null`, which drops an item too (a stream cannot carry it), sync or async.
-  const nulls = chain([(s: string) => (s === '' ? null : s), async (s) => {
-    expectType<Equal<typeof s, string>>(true);
-    return s.length > 1 ? s.length : null;
-  }]);
+  const nulls = chain([
+    (s: string) => (s === '' ? null : s),
+    async (s) => {
+      expectType<Equal<typeof s, string>>(true);
+      return s.length > 1 ? s.length : null;
+    },
+  ]);
   expectType<Equal<typeof nulls, TypedDuplex<string, number>>>(true);
 
   // split() opens a chain: the functions after it take its lines.
@@ -129,10 +135,14 @@ function typeLevelOnly(): void {
   expectType<Equal<typeof mixed, TypedDuplex<string, string>>>(true);
 
   // A type guard given to filter() narrows the items after it.
-  const narrowed = chain([(v: string | number) => v, filter((v: string | number): v is string => typeof v === 'string'), (s) => {
-    expectType<Equal<typeof s, string>>(true);
-    return s;
-  }]);
+  const narrowed = chain([
+    (v: string | number) => v,
+    filter((v: string | number): v is string => typeof v === 'string'),
+    (s) => {
+      expectType<Equal<typeof s, string>>(true);
+      return s;
+    },
+  ]);
   expectType<Equal<typeof narrowed, TypedDuplex<string | number, string>>>(true);
 
   // chain([]) passes items through unchanged.
@@ -188,9 +198,11 @@ function typeLevelOnly(): void {
   const numbers = fromIterable([1, 2]);
   expectType<Equal<typeof numbers, TypedReadable<number>>>(true);
   expectType<Equal<NonNullable<(typeof numbers)[typeof itemTypes]>['out'], number>>(true);
-  const fromGenerator = fromIterable((async function* () {
-    yield 'a';
-  })());
+  const fromGenerator = fromIterable(
+    (async function* () {
+      yield 'a';
+    })(),
+  );
   expectType<Equal<NonNullable<(typeof fromGenerator)[typeof itemTypes]>['out'], string>>(true);
   async function readBack(): Promise<void> {
     const all = await fromIterable(new Set([1n])).toArray();
@@ -207,7 +219,10 @@ function typeLevelOnly(): void {
 
   // toArray() gives the item type of the last stage.
   async function collected(): Promise<void> {
-    const out = await toArray([1, 2], map((n: number) => `${n}`));
+    const out = await toArray(
+      [1, 2],
+      map((n: number) => `${n}`),
+    );
     expectType<Equal<typeof out, string[]>>(true);
   }
   void collected;

@@ -110,16 +110,19 @@ export const OPTIONS = {
   version: { type: 'boolean', short: 'V' },
 } as const;
 
-/** Parses `argv` (without `node` and the script). Throws a {@link UsageError} on any mistake. */
-export function parseCli(argv: readonly string[]): CliOptions {
-  let parsed;
+/** util.parseArgs, strict, with the tokens (the stages' order); its errors as UsageErrors. */
+function parse(argv: readonly string[]) {
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     // parseArgs' messages are good; drop its advice about `--` when it does not apply.
     throw new UsageError((err as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''));
   }
-  const { values, positionals, tokens } = parsed;
+}
+
+/** Parses `argv` (without `node` and the script). Throws a {@link UsageError} on any mistake. */
+export function parseCli(argv: readonly string[]): CliOptions {
+  const { values, positionals, tokens } = parse(argv);
   const stages: StageSpec[] = [];
   for (const token of tokens) {
     if (token.kind !== 'option' || token.value === undefined) continue;
@@ -161,10 +164,16 @@ export function parseCli(argv: readonly string[]): CliOptions {
     end: values.end,
     skip: values.skip === undefined ? 0 : integer('--skip', values.skip, 0),
     text: values.text ?? false,
-    parallel: values.parallel === undefined ? undefined : values.parallel.trim() === 'auto' ? 'auto' : integer('--parallel', values.parallel, 1, "an integer >= 1 or 'auto'"),
+    parallel:
+      values.parallel === undefined
+        ? undefined
+        : values.parallel.trim() === 'auto'
+          ? 'auto'
+          : integer('--parallel', values.parallel, 1, "an integer >= 1 or 'auto'"),
     partitionBy: values['partition-by'],
     drop: values.drop === undefined ? undefined : drop(values.drop),
-    threads: values.threads === undefined ? 1 : values.threads.trim() === 'auto' ? Math.max(1, availableParallelism()) : integer('--threads', values.threads, 1),
+    threads:
+      values.threads === undefined ? 1 : values.threads.trim() === 'auto' ? Math.max(1, availableParallelism()) : integer('--threads', values.threads, 1),
     unordered: values.unordered ?? false,
     countBy: values['count-by'],
     top: values.top === undefined ? undefined : integer('--top', values.top, 1),
@@ -208,11 +217,13 @@ function checkCombinations(o: CliOptions): void {
     if (o.input === 'csv' || o.input === 'tsv') throw new UsageError(`--partition-by with --${o.input} is not supported: use --json or lines`);
     if (o.threads > 1) throw new UsageError('--partition-by runs on the main thread: use --threads 1');
   }
-  if (o.parallel === 'auto' && o.threads > 1) throw new UsageError("--parallel auto adapts async stages on the main thread: with --threads, give --parallel a number");
+  if (o.parallel === 'auto' && o.threads > 1)
+    throw new UsageError('--parallel auto adapts async stages on the main thread: with --threads, give --parallel a number');
   if (o.top !== undefined && o.countBy === undefined) throw new UsageError('--top needs --count-by EXPR');
   if (!o.header && o.input !== 'csv' && o.input !== 'tsv') throw new UsageError('--no-header needs --csv or --tsv');
   if (o.threads > 1) {
-    if (o.begin !== undefined || o.end !== undefined) throw new UsageError('--begin and --end share variables between lines, which threads cannot: use --threads 1');
+    if (o.begin !== undefined || o.end !== undefined)
+      throw new UsageError('--begin and --end share variables between lines, which threads cannot: use --threads 1');
     if (o.input === 'csv' || o.input === 'tsv') throw new UsageError(`--threads with --${o.input} is not supported (a record may span lines): use --threads 1`);
   }
   if (o.fieldSeparator === '') throw new UsageError('--field-separator needs a separator');
@@ -220,12 +231,14 @@ function checkCombinations(o: CliOptions): void {
   if (o.from !== undefined) {
     if (o.files.length > 0) throw new UsageError(`--from reads a Redis stream instead of FILEs: got ${JSON.stringify(o.files[0])} too`);
     if (o.inPlace) throw new UsageError('--from and --in-place cannot be used together: a Redis stream is not rewritten');
-    if (o.input === 'csv' || o.input === 'tsv') throw new UsageError(`--from with --${o.input} is not supported (a record may span entries): use --json or lines`);
+    if (o.input === 'csv' || o.input === 'tsv')
+      throw new UsageError(`--from with --${o.input} is not supported (a record may span entries): use --json or lines`);
   }
   if (o.to !== undefined) {
     if (o.outFile !== undefined) throw new UsageError('--to and --output cannot be used together');
     if (o.inPlace) throw new UsageError('--to and --in-place cannot be used together');
-    if (o.output === 'csv' || o.output === 'tsv') throw new UsageError(`--to with --to-${o.output} is not supported (each item is an entry: the header would be the first entry's): use --to-json`);
+    if (o.output === 'csv' || o.output === 'tsv')
+      throw new UsageError(`--to with --to-${o.output} is not supported (each item is an entry: the header would be the first entry's): use --to-json`);
   }
   if (o.inPlace) {
     if (o.outFile !== undefined) throw new UsageError('--in-place and --output cannot be used together');

@@ -61,7 +61,8 @@ export class Rows {
     }
     const columns = this.#columns;
     for (const key of Object.keys(record)) {
-      if (!columns.includes(key)) throw new TypeError(`--to-${this.#sep === ',' ? 'csv' : 'tsv'}: the record has a column ${JSON.stringify(key)} that the first record did not have`);
+      if (!columns.includes(key))
+        throw new TypeError(`--to-${this.#sep === ',' ? 'csv' : 'tsv'}: the record has a column ${JSON.stringify(key)} that the first record did not have`);
     }
     return this.#row(columns.map((c) => record[c]));
   }

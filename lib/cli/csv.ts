@@ -40,7 +40,10 @@ export interface CsvRecords {
  * character like any other. A malformed record fails the run naming its line, or with `skipErrors` is
  * dropped and reported to it (its line and message).
  */
-export function csvRecords(format: 'csv' | 'tsv', opts: { header: boolean; skip: number; skipErrors: ((line: number | undefined, text: string) => void) | undefined }): CsvRecords {
+export function csvRecords(
+  format: 'csv' | 'tsv',
+  opts: { header: boolean; skip: number; skipErrors: ((line: number | undefined, text: string) => void) | undefined },
+): CsvRecords {
   if (parse === undefined) throw new Error('loadCsv() first');
   const parser = parse({
     delimiter: format === 'csv' ? ',' : '\t',

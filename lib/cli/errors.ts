@@ -70,7 +70,11 @@ export interface Failure {
 export function failureOf(err: unknown): Failure {
   if (err instanceof LineError) return { file: err.file ?? '<input>', line: err.line, text: describe(err.cause) };
   if (err instanceof LineTooLongError) {
-    return { file: err.file ?? '<input>', line: err.line, text: `the line is longer than ${err.maxLength} bytes (it starts at byte ${err.offset}); is this a text file?` };
+    return {
+      file: err.file ?? '<input>',
+      line: err.line,
+      text: `the line is longer than ${err.maxLength} bytes (it starts at byte ${err.offset}); is this a text file?`,
+    };
   }
   return { text: err instanceof RunError || err instanceof ExprError || err instanceof EntryError ? err.message : describe(err) };
 }

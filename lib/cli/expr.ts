@@ -49,7 +49,8 @@ const FUNCTION_FORM = /^\s*(?:async\s+)?(?:function\b|(?:\([^()]*\)|[\p{ID_Start
 
 // `$9` and `$NF` as identifiers of their own (not `a$9`, `$9a` or `$$9`).
 const FIELD = /(?<![\p{ID_Continue}$])\$(\d+|NF)(?![\p{ID_Continue}$])/gu;
-const uses = (source: string, name: string): boolean => new RegExp(`(?<![\\p{ID_Continue}$.])${name.replace('$', '\\$')}(?![\\p{ID_Continue}$])`, 'u').test(source);
+const uses = (source: string, name: string): boolean =>
+  new RegExp(`(?<![\\p{ID_Continue}$.])${name.replace('$', '\\$')}(?![\\p{ID_Continue}$])`, 'u').test(source);
 // A top-level `name =` (or `+=`…) in --begin declares a variable shared by every EXPR.
 const ASSIGNED = /(?<![\p{ID_Continue}$.])([\p{ID_Start}$_][\p{ID_Continue}$]*)\s*(?:[-+*/%]|\*\*|\?\?|\|\||&&)?=(?![=>])/gu;
 const RESERVED = new Set(['line', 'rec', 'NR', 'FNR', 'NF', 'FILENAME', '$', '__c', '__s', '__f', '__args']);
@@ -63,7 +64,8 @@ export function compileAll(exprs: readonly Source[], opts: { begin?: string; end
   for (const name of Object.keys(opts.args)) {
     if (!IDENTIFIER.test(name) || RESERVED.has(name)) throw new UsageError(`--arg ${JSON.stringify(name)}: not a name an expression can use`);
   }
-  const shared = opts.begin === undefined ? [] : [...new Set(Array.from(opts.begin.matchAll(ASSIGNED), (m) => m[1]!))].filter((n) => !RESERVED.has(n) && !(n in opts.args));
+  const shared =
+    opts.begin === undefined ? [] : [...new Set(Array.from(opts.begin.matchAll(ASSIGNED), (m) => m[1]!))].filter((n) => !RESERVED.has(n) && !(n in opts.args));
   const parts = exprs.map(({ flag, source }) => part(flag, source));
   const begin = opts.begin === undefined ? undefined : statement('--begin', opts.begin);
   const end = opts.end === undefined ? undefined : statement('--end', opts.end);
@@ -75,7 +77,11 @@ export function compileAll(exprs: readonly Source[], opts: { begin?: string; end
   ].join('\n');
   let made: unknown[];
   try {
-    made = (new Function('__s', '__args', '__fn', body) as (scope: Scope, args: Record<string, string>, fn: typeof notAFunction) => unknown[])(opts.scope, opts.args, notAFunction);
+    made = (new Function('__s', '__args', '__fn', body) as (scope: Scope, args: Record<string, string>, fn: typeof notAFunction) => unknown[])(
+      opts.scope,
+      opts.args,
+      notAFunction,
+    );
   } catch (err) {
     // Each part compiled alone; together they can still clash (a function form naming an --arg).
     throw new UsageError(`the expressions do not compile together: ${(err as Error).name}: ${(err as Error).message}`);

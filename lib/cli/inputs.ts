@@ -1,6 +1,6 @@
 // The input side: every file in turn through its own decoding and split(), as one object-mode
 // Readable, so that line numbers count per file and a file's last line never runs into the next file's first.
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -28,7 +28,7 @@ export async function checkInputs(names: readonly string[]): Promise<Input[]> {
   return Promise.all(
     list.map(async (name): Promise<Input> => {
       if (name === '-') return { name, label: '<stdin>', size: undefined };
-      let info;
+      let info: Stats;
       try {
         info = await stat(name);
       } catch (err) {

@@ -63,6 +63,10 @@ export function keyedStages(
 ): [ItemFn, Duplex, ItemFn] {
   const onError = (error: unknown, item: unknown): undefined => opts.onError(error, (item as Tagged).where);
   const tag: ItemFn = (value, ctx) => new Tagged(value, opts.where(ctx), key(value, ctx));
-  const stage = partition((item: Tagged) => item.key, () => chain(steps.map(tagged), { onError }), { concurrency: opts.concurrency });
+  const stage = partition(
+    (item: Tagged) => item.key,
+    () => chain(steps.map(tagged), { onError }),
+    { concurrency: opts.concurrency },
+  );
   return [tag, stage, (item) => (item as Tagged).value];
 }

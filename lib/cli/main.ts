@@ -65,7 +65,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const jobs = options.inPlace ? inputs.map((input) => ({ inputs: [input], target: input.name })) : [{ inputs, target: options.outFile }];
     program.begin();
     for (const job of jobs) {
-      dest = options.to !== undefined ? undefined : job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
+      dest =
+        options.to !== undefined ? undefined : job.target === undefined ? (stdout ??= stdoutDestination()) : await fileDestination(job.target, options.inPlace);
       await runJob(job.inputs, dest, context);
     }
     // Every line failed: nothing of the input made it through, which is not success. (A worker of a
@@ -80,7 +81,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       note(`skipped ${skips.count} line${skips.count === 1 ? '' : 's'} with errors; the first: ${formatFailure(skips.first!)}`);
     }
     // Never lost without a word: a full --buffer's drops are told even without --stats.
-    if (totals.dropped > 0 && !options.quiet) note(`--buffer was full: dropped ${totals.dropped} item${totals.dropped === 1 ? '' : 's'} (--drop ${options.drop!})`);
+    if (totals.dropped > 0 && !options.quiet)
+      note(`--buffer was full: dropped ${totals.dropped} item${totals.dropped === 1 ? '' : 's'} (--drop ${options.drop!})`);
     const seconds = (performance.now() - started) / 1000;
     if (options.stats) for (const line of statsLines(totals, seconds, context.report)) note(line);
     if (options.statsJson) process.stderr.write(`${statsJson(totals, seconds, context.report)}\n`);
@@ -131,15 +133,16 @@ async function runJob(inputs: Input[], dest: Destination | undefined, context: C
   // EPIPE or a failed write stops the run as a shutdown does: every stage is destroyed.
   const signal = AbortSignal.any([...(context.endless ? [] : [shutdown]), ...(dest === undefined ? [] : [dest.failed])]);
   const linesToTerminal = dest?.stream === process.stdout && process.stdout.isTTY === true && options.countBy === undefined;
-  const progress = from === undefined && wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
-    ? startProgress({
-        stream: process.stderr,
-        total: inputs.reduce((sum, i) => sum + i.size!, 0),
-        done: () => reading.bytes(),
-        bottleneck: () => context.report?.bottleneck?.name,
-        color: colorAllowed(),
-      })
-    : undefined;
+  const progress =
+    from === undefined && wantProgress({ quiet: options.quiet, sizes: inputs.map((i) => i.size), linesToTerminal })
+      ? startProgress({
+          stream: process.stderr,
+          total: inputs.reduce((sum, i) => sum + i.size!, 0),
+          done: () => reading.bytes(),
+          bottleneck: () => context.report?.bottleneck?.name,
+          color: colorAllowed(),
+        })
+      : undefined;
   // Reports for the bar (live) and for --stats (the last one).
   const counting = progress !== undefined || options.stats || options.statsJson;
   const statsOptions = counting ? { onStats: (report: StatsReport) => (context.report = report), statsInterval: 250 } : {};
@@ -148,7 +151,10 @@ async function runJob(inputs: Input[], dest: Destination | undefined, context: C
     progress?.stop();
     return run.atEnd();
   };
-  const writer = dest === undefined ? toStream(redis!.redisOutput(options.to!), atEnd) : toDestination(new LineWriter(dest, { atEnd, endings: () => reading.endings(), keepFinal: dest.stream !== process.stdout }));
+  const writer =
+    dest === undefined
+      ? toStream(redis!.redisOutput(options.to!), atEnd)
+      : toDestination(new LineWriter(dest, { atEnd, endings: () => reading.endings(), keepFinal: dest.stream !== process.stdout }));
   try {
     await pipeline(reading.source, ...reading.stages, ...run.later, ...writer.stages, { signal, ...statsOptions });
     progress?.stop();
@@ -190,9 +196,10 @@ function readStream(from: RedisInput, stream: string, run: Run, context: Context
     bytes += Buffer.byteLength(text);
     return text;
   };
-  const stages = options.threads > 1
-    ? threadedRecordStages({ ...threading(options), label: stream, line, entries: from, run, skips })
-    : [run.records(stream, line, (error, item) => entryFailed(from, skips, item, error))];
+  const stages =
+    options.threads > 1
+      ? threadedRecordStages({ ...threading(options), label: stream, line, entries: from, run, skips })
+      : [run.records(stream, line, (error, item) => entryFailed(from, skips, item, error))];
   return {
     source: from.source,
     stages: [...(options.stages.some((s) => s.kind === 'take') ? [from.gate()] : []), ...(options.skip > 0 ? [skip(options.skip)] : []), ...stages],
@@ -204,7 +211,11 @@ function readStream(from: RedisInput, stream: string, run: Run, context: Context
 
 function threading(options: CliOptions): { threads: number; concurrency: number; workerData: unknown } {
   // --skip is applied on the main thread (per input, or per run with --from), never per chunk.
-  return { threads: options.threads, concurrency: typeof options.parallel === 'number' ? options.parallel : 1, workerData: { options: { ...options, skip: 0 } } };
+  return {
+    threads: options.threads,
+    concurrency: typeof options.parallel === 'number' ? options.parallel : 1,
+    workerData: { options: { ...options, skip: 0 } },
+  };
 }
 
 /** The last stages of a run, and how many output lines (entries) they have written. */
@@ -252,7 +263,6 @@ function failure(err: unknown): number {
   note(describeFailure(err));
   return err instanceof RunError ? err.status : EXIT_FAILURE;
 }
-
 
 /** Exits once stdout and stderr have handed everything to the OS (pipes are asynchronous). */
 async function exit(code: number): Promise<never> {

@@ -278,7 +278,10 @@ export class LineWriter extends Writable {
     const more = (): void => {
       while (i < lines.length) {
         this.#add(lines[i++]!);
-        if (this.#pending.length >= FLUSH_AT) return this.#flush(more);
+        if (this.#pending.length >= FLUSH_AT) {
+          this.#flush(more);
+          return;
+        }
       }
       if (this.#held !== '' && this.#opts.endings().finalNewline) this.#pending += this.#held;
       this.#held = '';

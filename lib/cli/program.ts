@@ -124,12 +124,18 @@ export function compileProgram(o: CliOptions): Program {
     ...(o.countBy === undefined ? [] : [{ flag: '--count-by', source: o.countBy }]),
     ...(o.partitionBy === undefined ? [] : [{ flag: '--partition-by', source: o.partitionBy }]),
   ];
-  const compiled = compileAll(sources, { args: o.args, scope, ...(o.begin === undefined ? {} : { begin: o.begin }), ...(o.end === undefined ? {} : { end: o.end }) });
+  const compiled = compileAll(sources, {
+    args: o.args,
+    scope,
+    ...(o.begin === undefined ? {} : { begin: o.begin }),
+    ...(o.end === undefined ? {} : { end: o.end }),
+  });
   let e = 0;
   const steps = o.stages.map((s): Step => ('source' in s ? { ...s, ...compiled.fns[e++]! } : s));
   const countBy = o.countBy === undefined ? undefined : compiled.fns[e++]!;
   const partitionBy = o.partitionBy === undefined ? undefined : compiled.fns[e]!;
-  if (partitionBy?.async === true) throw new UsageError('--partition-by EXPR must give the key at once: an async one gives a new promise, so a new key, for every line');
+  if (partitionBy?.async === true)
+    throw new UsageError('--partition-by EXPR must give the key at once: an async one gives a new promise, so a new key, for every line');
   if (o.parallel !== undefined && !compiled.fns.some((c) => c.async)) {
     throw new UsageError('--parallel runs async stages, and there is none: write `async (x) => …` or use `await` in the EXPR');
   }
@@ -177,7 +183,11 @@ export function compileProgram(o: CliOptions): Program {
           scope.file = input.label;
           scope.before = before;
           if (o.input === 'csv' || o.input === 'tsv') {
-            const parser = csvRecords(o.input, { header: o.header, skip: o.skip, skipErrors: skips === undefined ? undefined : (line, text) => skips.add({ file: input.label, ...(line === undefined ? {} : { line }), text }) });
+            const parser = csvRecords(o.input, {
+              header: o.header,
+              skip: o.skip,
+              skipErrors: skips === undefined ? undefined : (line, text) => skips.add({ file: input.label, ...(line === undefined ? {} : { line }), text }),
+            });
             // No split() to name the line: each record carries where it started (csv.ts).
             const onError = (error: unknown, record: unknown): undefined => {
               const failure = new LineError({ ...csvLocated(record), file: input.label }, error);
@@ -243,11 +253,14 @@ function later(step: Step, pool: PoolSettings, skips: Skips | undefined, buffere
 function stoppingTake(n: number, stop: () => void): Duplex {
   let left = n;
   if (n === 0) stop();
-  return filter(() => {
-    if (left === 0) return false;
-    if (--left === 0) stop();
-    return true;
-  }, { name: 'take' });
+  return filter(
+    () => {
+      if (left === 0) return false;
+      if (--left === 0) stop();
+      return true;
+    },
+    { name: 'take' },
+  );
 }
 
 function parseJson(line: unknown): unknown {

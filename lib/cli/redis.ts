@@ -86,11 +86,14 @@ export function redisInput(target: RedisTarget, o: RedisInputOptions): RedisInpu
       source.drain();
     },
     gate: () =>
-      filter((item: RedisEntry<string>) => {
-        if (!stopped) return true;
-        if (o.group !== undefined) source.release(item.id);
-        return false;
-      }, { name: 'take gate' }),
+      filter(
+        (item: RedisEntry<string>) => {
+          if (!stopped) return true;
+          if (o.group !== undefined) source.release(item.id);
+          return false;
+        },
+        { name: 'take gate' },
+      ),
     endless: o.group !== undefined || o.follow,
   };
 }

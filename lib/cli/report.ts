@@ -14,7 +14,8 @@ export interface Totals {
 export function sum(name: string, parts: readonly StageStats[]): StageStats {
   const total = { name, itemsIn: 0, itemsOut: 0, filtered: 0, dropped: 0, errors: 0, retries: 0, inFlight: 0, busyMs: 0, starvedMs: 0, blockedMs: 0 };
   for (const part of parts) {
-    for (const key of ['itemsIn', 'itemsOut', 'filtered', 'dropped', 'errors', 'retries', 'inFlight', 'busyMs', 'starvedMs', 'blockedMs'] as const) total[key] += part[key];
+    for (const key of ['itemsIn', 'itemsOut', 'filtered', 'dropped', 'errors', 'retries', 'inFlight', 'busyMs', 'starvedMs', 'blockedMs'] as const)
+      total[key] += part[key];
   }
   return total;
 }
@@ -34,10 +35,24 @@ export function statsLines(totals: Totals, seconds: number, report: StatsReport 
   const width = Math.max(5, ...report.stages.map((s) => s.name.length));
   // A dropped column only when something was dropped (a full --buffer, --skip-errors).
   const drops = report.stages.some((s) => s.dropped > 0);
-  const row = (cells: string[]): string => `${cells[0]!.padEnd(width)}  ${cells.slice(1).map((c, i) => c.padStart(i < (drops ? 3 : 2) ? 10 : 8)).join('')}`;
+  const row = (cells: string[]): string =>
+    `${cells[0]!.padEnd(width)}  ${cells
+      .slice(1)
+      .map((c, i) => c.padStart(i < (drops ? 3 : 2) ? 10 : 8))
+      .join('')}`;
   lines.push(row(['stage', 'in', 'out', ...(drops ? ['dropped'] : []), 'busy', 'starved', 'blocked']));
   for (const s of report.stages) {
-    lines.push(row([s.name, String(s.itemsIn), String(s.itemsOut), ...(drops ? [String(s.dropped)] : []), percent(s.busyMs, s), percent(s.starvedMs, s), percent(s.blockedMs, s)]));
+    lines.push(
+      row([
+        s.name,
+        String(s.itemsIn),
+        String(s.itemsOut),
+        ...(drops ? [String(s.dropped)] : []),
+        percent(s.busyMs, s),
+        percent(s.starvedMs, s),
+        percent(s.blockedMs, s),
+      ]),
+    );
   }
   if (report.bottleneck !== undefined) lines.push(`bottleneck: ${report.bottleneck.reason}`);
   return lines;

@@ -59,9 +59,13 @@ export default async function run(chunk: Chunk): Promise<ChunkResult> {
   const out: unknown[] = [];
   let failed: ChunkResult['failed'];
   try {
-    await pipeline(Readable.from(chunk.parts.map((part) => Buffer.from(part.buffer, part.byteOffset, part.byteLength))), stage, async (items: AsyncIterable<unknown>) => {
-      for await (const item of items) out.push(item);
-    });
+    await pipeline(
+      Readable.from(chunk.parts.map((part) => Buffer.from(part.buffer, part.byteOffset, part.byteLength))),
+      stage,
+      async (items: AsyncIterable<unknown>) => {
+        for await (const item of items) out.push(item);
+      },
+    );
   } catch (error) {
     failed = failureOf(error);
   }
@@ -95,9 +99,13 @@ async function records(file: string, texts: string[], built: Run, skips: Skips |
   let failed: Failure | undefined;
   try {
     const stage = built.records(file, (item) => (item as Indexed).text, onError);
-    await pipeline(texts.map((text, index): Indexed => ({ index, text })), stage, async (items: AsyncIterable<unknown>) => {
-      for await (const item of items) out.push(item);
-    });
+    await pipeline(
+      texts.map((text, index): Indexed => ({ index, text })),
+      stage,
+      async (items: AsyncIterable<unknown>) => {
+        for await (const item of items) out.push(item);
+      },
+    );
   } catch (error) {
     failed = failureOf(error);
   }

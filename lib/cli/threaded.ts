@@ -143,7 +143,14 @@ export class Chunks extends Readable {
   }
 
   #chunk(input: Input, parts: Buffer[], move: ArrayBufferLike[]): boolean {
-    const chunk: Chunk = { parts, move, file: input.label, firstLine: this.#numbered ? this.#line : undefined, firstOffset: this.#offset, before: this.#before };
+    const chunk: Chunk = {
+      parts,
+      move,
+      file: input.label,
+      firstLine: this.#numbered ? this.#line : undefined,
+      firstOffset: this.#offset,
+      before: this.#before,
+    };
     for (const part of parts) {
       this.#offset += part.length;
       if (this.#numbered) for (let i = part.indexOf(0x0a); i !== -1; i = part.indexOf(0x0a, i + 1)) this.#line++;
@@ -175,7 +182,14 @@ interface ThreadOptions {
 
 /** The stage running chunks on the threads, one chunk per message, results in input order. */
 function pool(opts: ThreadOptions): Duplex {
-  return threads<Chunk, ChunkResult>(WORKER, { threads: opts.threads, batch: 1, inFlight: 2, concurrency: opts.concurrency, workerData: opts.workerData, transfer });
+  return threads<Chunk, ChunkResult>(WORKER, {
+    threads: opts.threads,
+    batch: 1,
+    inFlight: 2,
+    concurrency: opts.concurrency,
+    workerData: opts.workerData,
+    transfer,
+  });
 }
 
 /**
@@ -191,19 +205,22 @@ export function threadedStages(opts: ThreadOptions & { numbered: boolean; run: R
     opts.numbered || failure.line === undefined || failure.file !== chunkFile ? failure : { ...failure, line: failure.line + before };
   return [
     pool(opts),
-    map((result: ChunkResult) => {
-      const chunkFile = result.file;
-      if (chunkFile !== file) {
-        file = chunkFile;
-        before = 0;
-      }
-      if (result.failed !== undefined) throw new RunError(formatFailure(shift(result.failed, chunkFile)));
-      if (result.firstSkip !== undefined) skips?.add(shift(result.firstSkip, chunkFile), result.skipped);
-      run.merge(result.counts);
-      before += result.lines;
-      lines.read += result.lines;
-      return many(result.out);
-    }, { name: 'merge results' }),
+    map(
+      (result: ChunkResult) => {
+        const chunkFile = result.file;
+        if (chunkFile !== file) {
+          file = chunkFile;
+          before = 0;
+        }
+        if (result.failed !== undefined) throw new RunError(formatFailure(shift(result.failed, chunkFile)));
+        if (result.firstSkip !== undefined) skips?.add(shift(result.firstSkip, chunkFile), result.skipped);
+        run.merge(result.counts);
+        before += result.lines;
+        lines.read += result.lines;
+        return many(result.out);
+      },
+      { name: 'merge results' },
+    ),
   ];
 }
 
@@ -216,7 +233,9 @@ const RECORDS = 256;
  * or skipped record is mapped back to its entry here, which is still in flight: its failure is noted
  * for it, or it is dead-lettered (entryFailed).
  */
-export function threadedRecordStages(opts: ThreadOptions & { label: string; line: (item: unknown) => string; entries: Entries; run: Run; skips: Skips | undefined }): Duplex[] {
+export function threadedRecordStages(
+  opts: ThreadOptions & { label: string; line: (item: unknown) => string; entries: Entries; run: Run; skips: Skips | undefined },
+): Duplex[] {
   const { run, skips, entries, label } = opts;
   // The entries of the chunks on their way, oldest first: threads() gives results in input order.
   const waiting: unknown[][] = [];
@@ -228,16 +247,19 @@ export function threadedRecordStages(opts: ThreadOptions & { label: string; line
     batch(RECORDS, { maxWait: 10 }),
     map(chunk, { name: 'records' }),
     pool(opts),
-    map((result: ChunkResult) => {
-      const items = waiting.shift()!;
-      if (result.failed !== undefined) {
-        if (result.failedAt === undefined) throw new RunError(formatFailure(result.failed));
-        // Without --skip-errors (with it, records are skipped instead): notes the error, and throws.
-        return entryFailed(entries, undefined, items[result.failedAt], result.failed.text);
-      }
-      for (const [index, text] of result.skippedAt) entryFailed(entries, skips, items[index], text);
-      run.merge(result.counts);
-      return many(result.out);
-    }, { name: 'merge results' }),
+    map(
+      (result: ChunkResult) => {
+        const items = waiting.shift()!;
+        if (result.failed !== undefined) {
+          if (result.failedAt === undefined) throw new RunError(formatFailure(result.failed));
+          // Without --skip-errors (with it, records are skipped instead): notes the error, and throws.
+          return entryFailed(entries, undefined, items[result.failedAt], result.failed.text);
+        }
+        for (const [index, text] of result.skippedAt) entryFailed(entries, skips, items[index], text);
+        run.merge(result.counts);
+        return many(result.out);
+      },
+      { name: 'merge results' },
+    ),
   ];
 }

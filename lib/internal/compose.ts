@@ -74,8 +74,12 @@ function guard(stage: unknown, index: number, record: (error: unknown) => void):
   // function's result is a promise or an async iterable.
   const guarded = (value: unknown): unknown => {
     if (isThenable(value)) return Promise.resolve(value).catch(fail);
-    const iterable = typeof value === 'object' && value !== null && !isNodeStream(value) && !Array.isArray(value)
-      && (Symbol.asyncIterator in value || (index === 0 && Symbol.iterator in value));
+    const iterable =
+      typeof value === 'object' &&
+      value !== null &&
+      !isNodeStream(value) &&
+      !Array.isArray(value) &&
+      (Symbol.asyncIterator in value || (index === 0 && Symbol.iterator in value));
     return iterable ? rethrown(value as Iterable<unknown> | AsyncIterable<unknown>, fail) : value;
   };
   if (typeof stage !== 'function') return index === 0 ? guarded(stage) : stage;
@@ -121,13 +125,16 @@ export async function connect(stages: unknown[], signal: AbortSignal | undefined
   };
   const onAbort = (): void => abort(signal?.reason);
   const timer = timeout === undefined ? undefined : setTimeout(() => abort(new TimeoutError('pipeline()', timeout)), timeout);
-  const reporter = stats === undefined ? undefined : setInterval(() => {
-    try {
-      report(false);
-    } catch (error) {
-      abort(error ? error : new Thrown(error));
-    }
-  }, stats.interval);
+  const reporter =
+    stats === undefined
+      ? undefined
+      : setInterval(() => {
+          try {
+            report(false);
+          } catch (error) {
+            abort(error ? error : new Thrown(error));
+          }
+        }, stats.interval);
   // A stream whose reader stopped (a sink that breaks out of its loop or throws) is destroyed by Node
   // with a bare AbortError: not the answer. The reader's own error, if any, is what its segment rejects with.
   const onError = (error: unknown): void => {
@@ -158,9 +165,7 @@ export async function connect(stages: unknown[], signal: AbortSignal | undefined
   segments.push(stages.slice(start));
 
   try {
-    const results = await Promise.allSettled(
-      segments.map((segment) => runSegment(segment, { signal: controller.signal })),
-    );
+    const results = await Promise.allSettled(segments.map((segment) => runSegment(segment, { signal: controller.signal })));
     // A stage that ended early tears down every segment before it, including ones ending in a stage
     // that did not end early itself (a `take` that got fewer items than it could take).
     const ends = segments.map((segment) => segment[segment.length - 1]);

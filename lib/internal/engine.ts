@@ -219,8 +219,9 @@ export class Engine extends Transform {
    * @throws {RangeError} When `n` is not an integer >= 1.
    */
   setConcurrency(n: number): void {
-    if (!this.#pool) throw new TypeError('setConcurrency(): this stage runs one item at a time; make it with a concurrency above 1 (or \'auto\')');
-    if (this.#limiter !== undefined) throw new TypeError("setConcurrency(): this stage's limit is adaptive (concurrency: 'auto'); it follows the service by itself");
+    if (!this.#pool) throw new TypeError("setConcurrency(): this stage runs one item at a time; make it with a concurrency above 1 (or 'auto')");
+    if (this.#limiter !== undefined)
+      throw new TypeError("setConcurrency(): this stage's limit is adaptive (concurrency: 'auto'); it follows the service by itself");
     this.#concurrency = check.integer('setConcurrency()', 'n', n, 1);
     this.#pump();
   }
@@ -595,7 +596,10 @@ export class Engine extends Transform {
   #failed(lane: Lane, thrown: unknown): void {
     if (this.#stopped) return;
     const head = this.#head;
-    const error = head?.located !== true ? thrown : new LineError({ line: lane.line!, offset: lane.offset, ...(head.name === undefined ? {} : { file: head.name }) }, thrown);
+    const error =
+      head?.located !== true
+        ? thrown
+        : new LineError({ line: lane.line!, offset: lane.offset, ...(head.name === undefined ? {} : { file: head.name }) }, thrown);
     const onError = this.#onError;
     this.#counters.errors++;
     lane.failed = true;

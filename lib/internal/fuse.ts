@@ -38,7 +38,9 @@ export function fuse<L extends { line: number | undefined; offset?: number }>(s:
   const body = ['if (v === undefined || v === null) return undefined;', 'let r, n, c;'];
   for (let i = 0; i < s.fns.length; i++) {
     body.push(
-      s.shared[i] === undefined ? `c = { signal: box.signal, index: counts[${i}]++${s.located ? ', line: lane.line, offset: lane.offset' : ''} };` : `c = s${i}; c.index = counts[${i}]++;`,
+      s.shared[i] === undefined
+        ? `c = { signal: box.signal, index: counts[${i}]++${s.located ? ', line: lane.line, offset: lane.offset' : ''} };`
+        : `c = s${i}; c.index = counts[${i}]++;`,
       s.located && s.shared[i] !== undefined ? 'c.line = lane.line; c.offset = lane.offset;' : '',
       `r = f${i}(v, c);`,
       `n = k${i}(r, v);`,

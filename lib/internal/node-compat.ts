@@ -42,7 +42,8 @@ export const RELIANCES = {
     usedBy: 'Engine (lib/internal/engine.ts), which has its own _final that pushes the end',
   },
   workerExecArgv: {
-    behaviour: 'new Worker() with execArgv it refuses (V8 and process-wide options) throws ERR_WORKER_INVALID_EXEC_ARGV naming them after a colon, comma-separated',
+    behaviour:
+      'new Worker() with execArgv it refuses (V8 and process-wide options) throws ERR_WORKER_INVALID_EXEC_ARGV naming them after a colon, comma-separated',
     node: '20.x (checked on 20.20)',
     usedBy: 'ThreadPool (lib/thread-pool.ts), which leaves those options out of the execArgv it gives its workers',
   },
@@ -115,5 +116,10 @@ export function timerSpent(resource: object): boolean {
 export function refusedExecArgv(error: unknown): Set<string> | undefined {
   if ((error as { code?: unknown } | null)?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return undefined;
   const message = (error as Error).message;
-  return new Set(message.slice(message.indexOf(':') + 1).split(',').map((arg) => arg.trim()));
+  return new Set(
+    message
+      .slice(message.indexOf(':') + 1)
+      .split(',')
+      .map((arg) => arg.trim()),
+  );
 }

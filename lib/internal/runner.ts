@@ -55,7 +55,9 @@ export class Runner<L extends RunnerLane> {
     // A function that declares no second parameter (or gives it a default) gets one context object,
     // filled in at call time: one allocation less per call. One that declares it gets its own, which
     // stays valid after an await.
-    this.#shared = steps.map((step) => (step.fn.length < 2 ? (located ? { signal, index: 0, line: undefined, offset: undefined } : { signal, index: 0 }) : undefined));
+    this.#shared = steps.map((step) =>
+      step.fn.length < 2 ? (located ? { signal, index: 0, line: undefined, offset: undefined } : { signal, index: 0 }) : undefined,
+    );
     this.#box = { signal };
     this.#located = located;
     this.#hooks = hooks;
@@ -96,7 +98,9 @@ export class Runner<L extends RunnerLane> {
     for (let i = from; i < fns.length; i++) {
       let ctx = this.#shared[i];
       if (ctx === undefined) {
-        ctx = this.#located ? { signal: this.#box.signal, index: this.#counts[i]!++, line: lane.line, offset: lane.offset } : { signal: this.#box.signal, index: this.#counts[i]!++ };
+        ctx = this.#located
+          ? { signal: this.#box.signal, index: this.#counts[i]!++, line: lane.line, offset: lane.offset }
+          : { signal: this.#box.signal, index: this.#counts[i]!++ };
       } else {
         ctx.index = this.#counts[i]!++;
         if (this.#located) {

@@ -1,7 +1,7 @@
 // Lines cut at a separator found in the raw bytes (split()'s default, and any string separator).
 import { isAscii, isUtf8 } from 'node:buffer';
 import { InvalidUtf8Error } from '../errors.js';
-import { ChunkReader, LineCounter, type LineSink, type SplitterOptions } from './splitter.js';
+import { type ChunkReader, LineCounter, type LineSink, type SplitterOptions } from './splitter.js';
 import { AsciiScanner, completeEnd, firstInvalid } from './utf8.js';
 
 /** Bytes decoded into one string (see #scan). */
@@ -146,7 +146,10 @@ export class ByteSplitter {
   /** A whole line that came in several chunks (or at the end of the input). */
   #line(line: Buffer, offset: number): void {
     const out = this.#out;
-    if (line.length > out.maxLength) return out.overflow(offset);
+    if (line.length > out.maxLength) {
+      out.overflow(offset);
+      return;
+    }
     if (out.fatal && !isUtf8(line)) throw new InvalidUtf8Error(out.next(offset + firstInvalid(line, 0, line.length)));
     out.emit(line.toString('utf8'), offset);
   }

@@ -1,7 +1,7 @@
 // Lines cut where a RegExp matches the decoded text.
 import { isUtf8 } from 'node:buffer';
 import { InvalidUtf8Error } from '../errors.js';
-import { ChunkReader, EMPTY, LineCounter, type LineSink, type SplitterOptions } from './splitter.js';
+import { type ChunkReader, EMPTY, LineCounter, type LineSink, type SplitterOptions } from './splitter.js';
 import { completeEnd, firstInvalid } from './utf8.js';
 
 /** How far back a RegExp match may begin before the newest text, in UTF-16 units. */

@@ -85,7 +85,7 @@ export class ChunkReader {
   }
 
   defer(chunk: unknown): boolean {
-    return (chunk as { length?: unknown }).length as number >= DEFER_BYTES;
+    return ((chunk as { length?: unknown }).length as number) >= DEFER_BYTES;
   }
 
   read(chunk: unknown): Buffer {
@@ -116,4 +116,3 @@ export class ChunkReader {
     return bytes;
   }
 }
-

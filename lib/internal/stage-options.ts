@@ -35,16 +35,12 @@ export const DEFAULT_HIGH_WATER_MARK = 16;
 
 /** Validates the common stage options; `where` is the stage's name as in `parallel()`. */
 export function stageOptions(where: string, opts: StageOptions): ResolvedStageOptions {
-  const hwm = opts.highWaterMark === undefined
-    ? DEFAULT_HIGH_WATER_MARK
-    : check.integer(where, 'options.highWaterMark', opts.highWaterMark, 0);
+  const hwm = opts.highWaterMark === undefined ? DEFAULT_HIGH_WATER_MARK : check.integer(where, 'options.highWaterMark', opts.highWaterMark, 0);
   return {
-    readableHighWaterMark: opts.readableHighWaterMark === undefined
-      ? hwm
-      : check.integer(where, 'options.readableHighWaterMark', opts.readableHighWaterMark, 0),
-    writableHighWaterMark: opts.writableHighWaterMark === undefined
-      ? hwm
-      : check.integer(where, 'options.writableHighWaterMark', opts.writableHighWaterMark, 0),
+    readableHighWaterMark:
+      opts.readableHighWaterMark === undefined ? hwm : check.integer(where, 'options.readableHighWaterMark', opts.readableHighWaterMark, 0),
+    writableHighWaterMark:
+      opts.writableHighWaterMark === undefined ? hwm : check.integer(where, 'options.writableHighWaterMark', opts.writableHighWaterMark, 0),
     signal: opts.signal === undefined ? undefined : check.signal(where, 'options.signal', opts.signal),
     ...(opts.name === undefined ? {} : { name: check.string(where, 'options.name', opts.name) }),
   };
@@ -87,7 +83,13 @@ export function poolOptions<I, O>(
   const onError = opts.onError ?? 'fail';
   if (typeof onError !== 'function') check.oneOf(where, 'options.onError', onError, ['fail', 'skip'] as const);
   const auto = adaptive(where, opts.concurrency);
-  if (auto !== undefined) return { concurrency: auto.initial, ordered: opts.ordered === undefined ? true : check.boolean(where, 'options.ordered', opts.ordered), onError: onError as OnError<unknown, unknown>, adaptive: auto };
+  if (auto !== undefined)
+    return {
+      concurrency: auto.initial,
+      ordered: opts.ordered === undefined ? true : check.boolean(where, 'options.ordered', opts.ordered),
+      onError: onError as OnError<unknown, unknown>,
+      adaptive: auto,
+    };
   const must = "an integer >= 1, 'auto' or { min, max, initial }";
   if (opts.concurrency !== undefined && typeof opts.concurrency !== 'number') check.invalid(where, 'options.concurrency', must, opts.concurrency);
   return {

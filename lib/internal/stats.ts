@@ -149,7 +149,8 @@ function sample(): void {
 /** The sampler's probe for a plain Duplex, Transform or Writable: its output buffer (it runs no async calls). */
 export function bufferProbe(stream: { readableLength?: number; readableHighWaterMark?: number }): Probe {
   return {
-    blocked: () => stream.readableHighWaterMark !== undefined && stream.readableHighWaterMark > 0 && (stream.readableLength ?? 0) >= stream.readableHighWaterMark,
+    blocked: () =>
+      stream.readableHighWaterMark !== undefined && stream.readableHighWaterMark > 0 && (stream.readableLength ?? 0) >= stream.readableHighWaterMark,
     busy: () => false,
   };
 }
@@ -209,15 +210,27 @@ export function findBottleneck(stages: readonly StageStats[]): StatsReport['bott
     const s = stages[best]!;
     const next = stages[best + 1];
     const after = next === undefined ? '' : ` while ${next.name} after it was starved ${percent(share(next.starvedMs, next))}`;
-    return { index: best, name: s.name, reason: `${s.name} was busy ${percent(share(s.busyMs, s))} of the time${after}: it sets the pace (give it parallel() or threads())` };
+    return {
+      index: best,
+      name: s.name,
+      reason: `${s.name} was busy ${percent(share(s.busyMs, s))} of the time${after}: it sets the pace (give it parallel() or threads())`,
+    };
   }
   const first = stages[0];
   const last = stages[stages.length - 1];
   if (first !== undefined && share(first.starvedMs, first) > 0.5) {
-    return { index: -1, name: 'source', reason: `${first.name}, the first stage, waited for input ${percent(share(first.starvedMs, first))} of the time: the source sets the pace` };
+    return {
+      index: -1,
+      name: 'source',
+      reason: `${first.name}, the first stage, waited for input ${percent(share(first.starvedMs, first))} of the time: the source sets the pace`,
+    };
   }
   if (last !== undefined && share(last.blockedMs, last) > 0.5) {
-    return { index: stages.length, name: 'sink', reason: `${last.name}, the last stage, waited for the sink ${percent(share(last.blockedMs, last))} of the time: the sink sets the pace` };
+    return {
+      index: stages.length,
+      name: 'sink',
+      reason: `${last.name}, the last stage, waited for the sink ${percent(share(last.blockedMs, last))} of the time: the sink sets the pace`,
+    };
   }
   return undefined;
 }
@@ -239,7 +252,11 @@ export function counted(stages: readonly unknown[]): Counted[] {
  * it, its buffers as the sampler's probe unless it gives its own, the clock stopped when it closes.
  * The stage counts items in and out, and calls `start()` with its first item.
  */
-export function count(stream: { readableLength?: number; readableHighWaterMark?: number; writableLength?: number; once(event: 'close', listener: () => void): unknown }, name: string, probe: Probe = bufferProbe(stream)): Counters {
+export function count(
+  stream: { readableLength?: number; readableHighWaterMark?: number; writableLength?: number; once(event: 'close', listener: () => void): unknown },
+  name: string,
+  probe: Probe = bufferProbe(stream),
+): Counters {
   const counters = new Counters(name, probe);
   Object.defineProperties(stream, {
     stats: { value: (): StageStats => counters.snapshot() },

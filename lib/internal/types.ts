@@ -13,15 +13,16 @@ export interface TypedDuplex<I, O> extends Duplex {
 }
 
 /** The items a function result stands for: awaited, `many()`/generators unpacked, `undefined` and `null` dropped. */
-export type Output<R> = R extends PromiseLike<infer U>
-  ? Output<U>
-  : R extends Many<infer U>
-    ? U
-    : R extends Generator<infer U, unknown, never>
+export type Output<R> =
+  R extends PromiseLike<infer U>
+    ? Output<U>
+    : R extends Many<infer U>
       ? U
-      : R extends AsyncGenerator<infer U, unknown, never>
+      : R extends Generator<infer U, unknown, never>
         ? U
-        : Exclude<R, undefined | null>;
+        : R extends AsyncGenerator<infer U, unknown, never>
+          ? U
+          : Exclude<R, undefined | null>;
 
 /** What `flatMap` accepts from its function, per item. */
 export type Flattenable<T> = Iterable<T> | AsyncIterable<T> | null | undefined;

@@ -47,7 +47,7 @@ export function delay(where: string, name: string, value: unknown, zero = false)
   return value;
 }
 
-export function func<F extends Function>(where: string, name: string, value: unknown): F {
+export function func<F extends (...args: never[]) => unknown>(where: string, name: string, value: unknown): F {
   if (typeof value !== 'function') fail(TypeError, where, name, 'a function', value);
   return value as F;
 }
@@ -86,7 +86,9 @@ export function options<T extends object>(where: string, value: T | undefined, n
     for (const key of Object.keys(value)) {
       if (known.includes(key)) continue;
       const near = nearest(key, known);
-      throw new TypeError(`${where}: ${name}.${key} is not an option${near === undefined ? `; the options are ${known.join(', ')}` : ` (did you mean "${near}"?)`}`);
+      throw new TypeError(
+        `${where}: ${name}.${key} is not an option${near === undefined ? `; the options are ${known.join(', ')}` : ` (did you mean "${near}"?)`}`,
+      );
     }
   }
   return value;

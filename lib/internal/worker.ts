@@ -19,16 +19,21 @@ class Job {
   #current = new AbortController();
 
   constructor(fns: ((item: unknown, ctx: unknown) => unknown)[]) {
-    this.#runner = new Runner<Lane>(fns.map((fn) => ({ kind: 'map', fn })), this.#current.signal, false, {
-      emit: (value, lane) => {
-        lane.out.push(value);
-        return undefined;
+    this.#runner = new Runner<Lane>(
+      fns.map((fn) => ({ kind: 'map', fn })),
+      this.#current.signal,
+      false,
+      {
+        emit: (value, lane) => {
+          lane.out.push(value);
+          return undefined;
+        },
+        // A batch's outputs are gathered whole, then sent: nothing to wait for.
+        blocked: () => false,
+        wait: () => Promise.resolve(),
+        stopped: () => this.#current.signal.aborted,
       },
-      // A batch's outputs are gathered whole, then sent: nothing to wait for.
-      blocked: () => false,
-      wait: () => Promise.resolve(),
-      stopped: () => this.#current.signal.aborted,
-    });
+    );
   }
 
   /** Runs the items, `concurrency` at once; outputs in item order, failures with where they fall among them. */
@@ -99,7 +104,8 @@ async function job(batch: Batch): Promise<Job> {
     made = import(module).then((mod: Record<string, unknown>) => {
       const fns = names.map((name) => {
         const fn = mod[name];
-        if (typeof fn !== 'function') throw new TypeError(`threads(): ${module} has no function export named "${name}" (it exports ${Object.keys(mod).join(', ') || 'nothing'})`);
+        if (typeof fn !== 'function')
+          throw new TypeError(`threads(): ${module} has no function export named "${name}" (it exports ${Object.keys(mod).join(', ') || 'nothing'})`);
         return fn as (item: unknown, ctx: unknown) => unknown;
       });
       return new Job(fns);
@@ -115,7 +121,13 @@ function send(message: ToMain): void {
   } catch (error) {
     // An output that cannot be cloned (a function, say): the batch fails with that error instead.
     if (message.type !== 'done') throw error;
-    port.postMessage({ type: 'done', id: message.id, outputs: [], errors: [{ index: 0, start: 0, at: 0, thrown: thrownInWorker(error) }], aborted: false } satisfies BatchDone);
+    port.postMessage({
+      type: 'done',
+      id: message.id,
+      outputs: [],
+      errors: [{ index: 0, start: 0, at: 0, thrown: thrownInWorker(error) }],
+      aborted: false,
+    } satisfies BatchDone);
   }
 }
 

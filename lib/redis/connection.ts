@@ -205,10 +205,7 @@ export class Connection {
       // close() waits for the replies to commands already sent (acks); it would wait for ever on a
       // server that is gone, so destroy() after a while.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.main.close().catch(() => {}),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.#timeout, 1000)))),
-      ]);
+      await Promise.race([this.main.close().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.#timeout, 1000))))]);
       clearTimeout(timer);
       if (this.main.isOpen) this.main.destroy();
     }
@@ -264,7 +261,7 @@ export type RawEntry = [id: string, fields: unknown[] | null];
 /** The entries of an XREAD / XREADGROUP reply for one stream (none for a null reply). */
 export function entriesOf(reply: unknown): RawEntry[] {
   if (reply === null || reply === undefined) return [];
-  if (Array.isArray(reply)) return ((reply[0] as [unknown, RawEntry[]] | undefined)?.[1] ?? []);
+  if (Array.isArray(reply)) return (reply[0] as [unknown, RawEntry[]] | undefined)?.[1] ?? [];
   const values = reply instanceof Map ? [...reply.values()] : Object.values(reply as object);
   return (values[0] as RawEntry[] | undefined) ?? [];
 }

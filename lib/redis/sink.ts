@@ -48,7 +48,13 @@ export class RedisSink<T = unknown> extends Writable {
   #written = 0;
   #uncork: NodeJS.Immediate | undefined;
 
-  constructor(stream: string, encode: ((item: T) => RedisFieldValues) | undefined, maxLen: number | undefined, connection: Connection, stage: ReturnType<typeof stageOptions>) {
+  constructor(
+    stream: string,
+    encode: ((item: T) => RedisFieldValues) | undefined,
+    maxLen: number | undefined,
+    connection: Connection,
+    stage: ReturnType<typeof stageOptions>,
+  ) {
     super({ objectMode: true, highWaterMark: stage.writableHighWaterMark });
     this.#stream = stream;
     this.#encode = encode;
@@ -68,7 +74,10 @@ export class RedisSink<T = unknown> extends Writable {
   }
 
   override _construct(callback: Callback): void {
-    this.#conn.open().then(() => callback(), (error: unknown) => callback(error as Error));
+    this.#conn.open().then(
+      () => callback(),
+      (error: unknown) => callback(error as Error),
+    );
   }
 
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: Callback): void {
@@ -84,7 +93,10 @@ export class RedisSink<T = unknown> extends Writable {
   override _destroy(error: Error | null, callback: Callback): void {
     clearImmediate(this.#uncork);
     this.#uncork = undefined;
-    this.#conn.close().then(() => callback(error), () => callback(error));
+    this.#conn.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
   }
 
   #send(items: unknown[], callback: Callback): void {

@@ -86,7 +86,24 @@ export interface RedisSourceOptions<T> extends ConnectionOptions, Pick<StageOpti
 }
 
 const WHERE = 'redisSource()';
-const KEYS = [...CONNECTION_KEYS, 'highWaterMark', 'signal', 'stream', 'group', 'consumer', 'start', 'count', 'block', 'maxInFlight', 'claimIdle', 'maxDeliveries', 'deadLetter', 'follow', 'decode', 'withIds'] as const;
+const KEYS = [
+  ...CONNECTION_KEYS,
+  'highWaterMark',
+  'signal',
+  'stream',
+  'group',
+  'consumer',
+  'start',
+  'count',
+  'block',
+  'maxInFlight',
+  'claimIdle',
+  'maxDeliveries',
+  'deadLetter',
+  'follow',
+  'decode',
+  'withIds',
+] as const;
 const GROUP_ONLY = ['consumer', 'maxInFlight', 'claimIdle', 'maxDeliveries', 'deadLetter'] as const;
 /** How long the note of why an entry failed (`release(id, error)`) is kept for its dead-letter record. */
 const NOTE_TTL = 7 * 24 * 3600 * 1000;
@@ -277,7 +294,10 @@ export class RedisSource<T = unknown> extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.#start().then(() => callback(), (error: unknown) => callback(error as Error));
+    this.#start().then(
+      () => callback(),
+      (error: unknown) => callback(error as Error),
+    );
   }
 
   override _read(): void {
@@ -291,7 +311,10 @@ export class RedisSource<T = unknown> extends Readable {
     // Batches the pipeline is done with are acknowledged even now: that is never wrong, and fewer
     // entries come back. close() lets the XACK sent here finish.
     if (this.#toAck.length > 0 && !this.#conn.closed) void this.#flush().catch(() => {});
-    this.#conn.close().then(() => callback(error), () => callback(error));
+    this.#conn.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
   }
 
   async #start(): Promise<void> {

@@ -68,10 +68,7 @@ export class LeakError extends SluiceError {
   readonly leaks: readonly string[];
 
   constructor(leaks: readonly string[]) {
-    super(
-      'ERR_SLUICE_LEAK',
-      `leakCheck(): ${leaks.length} leak${leaks.length === 1 ? '' : 's'} since the snapshot:\n  ${leaks.join('\n  ')}`,
-    );
+    super('ERR_SLUICE_LEAK', `leakCheck(): ${leaks.length} leak${leaks.length === 1 ? '' : 's'} since the snapshot:\n  ${leaks.join('\n  ')}`);
     this.leaks = leaks;
   }
 }
@@ -105,10 +102,19 @@ const NAMES: ReadonlyMap<string, string> = new Map([
 // holds twice what the last sweep left.
 const SWEEP_MIN = 1024;
 
-interface WatchedSignal { signal: AbortSignal; label: string; listeners: readonly unknown[] }
-interface WatchedStream { stream: TrackedStream; label: string }
+interface WatchedSignal {
+  signal: AbortSignal;
+  label: string;
+  listeners: readonly unknown[];
+}
+interface WatchedStream {
+  stream: TrackedStream;
+  label: string;
+}
 /** What the timers, immediates, handles and workers named in NAMES have in common. */
-interface Resource { hasRef(): unknown }
+interface Resource {
+  hasRef(): unknown;
+}
 
 /**
  * Takes a snapshot of the process and returns a check whose `verify()` rejects if anything new since
@@ -184,9 +190,11 @@ interface Resource { hasRef(): unknown }
 export function leakCheck(options?: LeakCheckOptions): LeakCheck {
   const opts = check.options(WHERE, options, 'options', ['signals', 'streams', 'timeout', 'ignore']);
   const timeout = opts.timeout === undefined ? 100 : check.number(WHERE, 'options.timeout', opts.timeout, 0);
-  const ignore = new Set(list<string>('options.ignore', opts.ignore, (v, name) => {
-    if (typeof v !== 'string') throw new TypeError(`${WHERE}: ${name} must be a string, got ${typeof v}`);
-  }));
+  const ignore = new Set(
+    list<string>('options.ignore', opts.ignore, (v, name) => {
+      if (typeof v !== 'string') throw new TypeError(`${WHERE}: ${name} must be a string, got ${typeof v}`);
+    }),
+  );
   const signals: WatchedSignal[] = list<AbortSignal>('options.signals', opts.signals, (v, name) => {
     check.signal(WHERE, name, v);
   }).map((signal, i) => ({ signal, label: `signals[${i}]`, listeners: abortListeners(signal) }));
@@ -198,7 +206,8 @@ export function leakCheck(options?: LeakCheckOptions): LeakCheck {
   };
   for (const s of list<TrackedStream>('options.streams', opts.streams, (v, name) => {
     if (!isStream(v)) throw new TypeError(`${WHERE}: ${name} must be a Node stream, got ${typeof v}`);
-  })) trackStream(s, undefined);
+  }))
+    trackStream(s, undefined);
   const before = countResources();
   const processListeners = signalListeners();
   const created = watchCreated();
@@ -264,13 +273,12 @@ export function leakCheck(options?: LeakCheckOptions): LeakCheck {
 function list<T>(name: string, value: unknown, each: (v: unknown, name: string) => void): T[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new TypeError(`${WHERE}: ${name} must be an array, got ${typeof value}`);
-  value.forEach((v, i) => each(v, `${name}[${i}]`));
+  for (const [i, v] of value.entries()) each(v, `${name}[${i}]`);
   return [...value] as T[];
 }
 
 function isStream(value: unknown): value is TrackedStream {
-  return typeof value === 'object' && value !== null && typeof (value as { destroy?: unknown }).destroy === 'function'
-    && 'destroyed' in value;
+  return typeof value === 'object' && value !== null && typeof (value as { destroy?: unknown }).destroy === 'function' && 'destroyed' in value;
 }
 
 function abortListeners(signal: AbortSignal): readonly unknown[] {
