@@ -282,3 +282,20 @@ t.test('sluice -o on a second SIGINT right after the first leaves no temp file',
     t.same(readdirSync(dir), [], 'no FILE, no temp file');
   }
 });
+
+t.test('sluice -o with an endless --flat-map generator stops on SIGINT (exit 130) and leaves no file', async (t) => {
+  // The generator never ends by itself; the file's backpressure pauses it, so the signal is handled.
+  const dir = t.testdir({});
+  const child = start(['--flat-map', 'function* (l) { for (;;) yield l }', '-o', join(dir, 'out.txt')]);
+  t.teardown(() => child.kill('SIGKILL'));
+  child.stdin.end('a\n');
+  const deadline = Date.now() + 20_000;
+  while (tmpFiles(dir).length === 0 || statSync(join(dir, tmpFiles(dir)[0]!)).size === 0) {
+    if (Date.now() > deadline) throw new Error('no temp file appeared');
+    await sleep(20);
+  }
+  child.kill('SIGINT');
+  const { code, signal } = await exited(child);
+  t.equal(code, 130, `exited 130: ${String(signal ?? code)}`);
+  t.same(readdirSync(dir), [], 'no FILE, no temp file');
+});
