@@ -11,7 +11,7 @@
  */
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Job, Scenario } from './harness.js';
+import { slope, type Job, type Scenario } from './harness.js';
 import { loadSluice } from './sluice.js';
 
 interface Params {
@@ -40,17 +40,6 @@ function consumer(): { sink: Writable; consumed: () => number } {
     },
   });
   return { sink, consumed: () => consumed };
-}
-
-/** Least-squares slope of `points` ([x, y] pairs); 0 with fewer than two. (As slow-consumer.ts's.) */
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  return sxx === 0 ? 0 : sxy / sxx;
 }
 
 /**

@@ -137,3 +137,14 @@ export function sumSink(): { sink: Writable; work: () => Work } {
 export function* range(n: number): Generator<number, void, undefined> {
   for (let i = 0; i < n; i++) yield i;
 }
+
+/** Least-squares slope of `points` ([x, y] pairs); 0 with fewer than two (RSS growth per second). */
+export function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const my = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  const sxy = points.reduce((sum, [x, y]) => sum + (x - mx) * (y - my), 0);
+  const sxx = points.reduce((sum, [x]) => sum + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : sxy / sxx;
+}

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MissingError, type Job, type Scenario, type Work } from './harness.js';
+import { MissingError, type Job, type Scenario, type Work, slope } from './harness.js';
 
 type Kind = 'consume' | 'produce' | 'latency' | 'backlog';
 
@@ -138,17 +138,6 @@ async function until(done: () => boolean): Promise<void> {
 
 /** p-th percentile of sorted values. */
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
-/** Least-squares slope of `points` ([x, y] pairs); 0 with fewer than two. */
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((sum, [x]) => sum + x, 0) / n;
-  const my = points.reduce((sum, [, y]) => sum + y, 0) / n;
-  const sxy = points.reduce((sum, [x, y]) => sum + (x - mx) * (y - my), 0);
-  const sxx = points.reduce((sum, [x]) => sum + (x - mx) ** 2, 0);
-  return sxx === 0 ? 0 : sxy / sxx;
-}
 
 /** RSS sampled every 100 ms once a quarter of the work is done; `stop()` gives its slope in MiB/s. */
 function rssWatch(progress: () => number): { stop(): number } {

@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Job, Scenario } from './harness.js';
+import { slope, type Job, type Scenario } from './harness.js';
 import { loadSluice } from './sluice.js';
 
 interface Params {
@@ -27,17 +27,6 @@ function slowConsumer(): { sink: Writable; lines: () => number } {
     },
   });
   return { sink, lines: () => lines };
-}
-
-/** Least-squares slope of `points` ([x, y] pairs); 0 with fewer than two. */
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  return sxx === 0 ? 0 : sxy / sxx;
 }
 
 /** Runs `run` until it ends or `seconds` pass, sampling RSS; an abort at the deadline is the expected end. */

@@ -124,7 +124,7 @@ export class Lines extends Readable {
       this.push(null);
       return;
     }
-    const source: Readable = input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark: CHUNK });
+    const source = openInput(input, CHUNK);
     this.#source = source;
     this.#open(input, source).catch((err: unknown) => this.destroy(located(err, input)));
   }
@@ -156,7 +156,13 @@ export class Lines extends Readable {
 }
 
 /** A read error as `path: reason`, a gzip error as `path: cannot decompress: …`; anything else (split's errors name their input already) as it is. */
-function located(err: unknown, input: Input): Error {
+/** An input's bytes: stdin for `-`, else the file, read `highWaterMark` bytes at a time. */
+export function openInput(input: Input, highWaterMark: number): Readable {
+  return input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark });
+}
+
+/** What went wrong with an input, naming it: a system error, a CSV error at its line, bad gzip. */
+export function located(err: unknown, input: Input): Error {
   const e = err as { syscall?: unknown; code?: unknown; lines?: unknown; message?: unknown } | null;
   if (e !== null && typeof e === 'object' && typeof e.syscall === 'string') return new RunError(`${input.label}: ${reason(err)}`);
   if (typeof e?.code === 'string' && e.code.startsWith('CSV_')) return new RunError(`${input.label}:${String(e.lines)}: ${String(e.message)}`);

@@ -4,14 +4,13 @@
 // order-bound stages, which run here after), parts of --count-by's tally and of --skip-errors' count.
 // Line numbers in messages stay exact: counted here when expressions use NR/FNR, else added up from
 // the chunks' counts as their results come in, in order.
-import { createReadStream } from 'node:fs';
 import { Readable, type Duplex } from 'node:stream';
-import type { TransferListItem } from 'node:worker_threads';
+import type { TransferListItem } from '../index.js';
 import { createGunzip } from 'node:zlib';
 import { batch, many, map, pipeline, threads } from '../index.js';
-import { gzipError, isGzip, TextBytes, type Endings } from './decode.js';
-import { reason, RunError, formatFailure, type Failure } from './errors.js';
-import type { Input } from './inputs.js';
+import { isGzip, TextBytes, type Endings } from './decode.js';
+import { RunError, formatFailure, type Failure } from './errors.js';
+import { located, openInput, type Input } from './inputs.js';
 import { entryFailed, type Entries, type Run, type Skips } from './program.js';
 import type { Chunk, ChunkResult } from './thread-worker.js';
 
@@ -82,7 +81,7 @@ export class Chunks extends Readable {
       this.push(null);
       return;
     }
-    const source: Readable = input.name === '-' ? process.stdin : createReadStream(input.name, { highWaterMark: READ });
+    const source = openInput(input, READ);
     this.#source = source;
     this.#open(input, source).catch((err: unknown) => this.destroy(located(err, input)));
   }
@@ -157,12 +156,6 @@ export class Chunks extends Readable {
     }
     return this.push(chunk);
   }
-}
-
-function located(err: unknown, input: Input): Error {
-  const e = err as { syscall?: unknown } | null;
-  if (e !== null && typeof e === 'object' && typeof e.syscall === 'string') return new RunError(`${input.label}: ${reason(err)}`);
-  return gzipError(input.label, err) ?? (err as Error);
 }
 
 function transfer(chunk: Chunk): TransferListItem[] {

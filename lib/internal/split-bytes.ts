@@ -1,7 +1,7 @@
 // Lines cut at a separator found in the raw bytes (split()'s default, and any string separator).
 import { isAscii, isUtf8 } from 'node:buffer';
 import { InvalidUtf8Error } from '../errors.js';
-import { type ChunkReader, LineCounter, type LineSink, type SplitterOptions } from './splitter.js';
+import { type ChunkReader, LineCounter, type LineSink, SplitterHead, type SplitterOptions } from './splitter.js';
 import { AsciiScanner, completeEnd, firstInvalid } from './utf8.js';
 
 /** Bytes decoded into one string (see #scan). */
@@ -22,9 +22,7 @@ function selfOverlapping(sep: Buffer): boolean {
  * decoded again as UTF-8, so one such character does not turn a whole chunk into a slow two-byte
  * string, as it does for splitters that decode chunks whole.
  */
-export class ByteSplitter {
-  readonly #out: LineCounter;
-  readonly #reader: ChunkReader;
+export class ByteSplitter extends SplitterHead {
   /** The separator, its only byte when it has one, and as latin1 text. */
   readonly #sep: Buffer;
   readonly #sepByte: number;
@@ -45,9 +43,8 @@ export class ByteSplitter {
   #tailOffset = 0;
 
   constructor(separator: string | undefined, opts: SplitterOptions, sink: LineSink, reader: ChunkReader) {
-    this.#out = new LineCounter(opts, sink);
+    super(new LineCounter(opts, sink), reader);
     this.#offset = opts.firstOffset;
-    this.#reader = reader;
     this.#crlf = separator === undefined;
     this.#sep = Buffer.from(separator ?? '\n');
     this.#sepByte = this.#sep[0]!;
@@ -55,29 +52,8 @@ export class ByteSplitter {
     this.#lastIndexOk = !selfOverlapping(this.#sep);
   }
 
-  readonly located = true;
-  readonly passesCheckpoints = false;
-
-  get name(): string | undefined {
-    return this.#out.name;
-  }
-
-  get lines(): number {
-    return this.#out.lines;
-  }
-
-  get skipped(): number {
-    return this.#out.skipped;
-  }
-
-  defer(chunk: unknown): boolean {
-    return this.#reader.defer(chunk);
-  }
-
-  close(): void {}
-
   write(input: unknown): void {
-    const chunk = this.#reader.read(input);
+    const chunk = this.reader.read(input);
     const base = this.#offset;
     this.#offset = base + chunk.length;
     let pos = 0;
@@ -90,11 +66,11 @@ export class ByteSplitter {
   }
 
   end(): void {
-    const held = this.#reader.flush();
+    const held = this.reader.flush();
     if (held.length > 0) this.write(held);
     if (this.#skipping) {
       this.#skipping = false;
-      this.#out.lines++;
+      this.out.lines++;
     } else if (this.#tailLen > 0) {
       const pieces = this.#tail;
       this.#line(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.#tailLen), this.#tailOffset);
@@ -118,7 +94,7 @@ export class ByteSplitter {
     }
     if (this.#skipping) {
       this.#skipping = false;
-      this.#out.lines++;
+      this.out.lines++;
     } else {
       const pieces = this.#tail;
       if (e > 0) pieces.push(chunk.subarray(0, e));
@@ -145,7 +121,7 @@ export class ByteSplitter {
 
   /** A whole line that came in several chunks (or at the end of the input). */
   #line(line: Buffer, offset: number): void {
-    const out = this.#out;
+    const out = this.out;
     if (line.length > out.maxLength) {
       out.overflow(offset);
       return;
@@ -174,7 +150,7 @@ export class ByteSplitter {
       if (this.#wide || !isAscii(chunk.subarray(pos, stop))) {
         if (scanner === undefined) {
           scanner = new AsciiScanner(chunk);
-          if (this.#out.fatal) bad = this.#firstBad(chunk, pos);
+          if (this.out.fatal) bad = this.#firstBad(chunk, pos);
         }
         wide = scanner.next(pos, stop);
         this.#wide = wide < stop;
@@ -194,7 +170,7 @@ export class ByteSplitter {
     const len = text.length;
     const sep = this.#sepText;
     const n = sep.length;
-    const out = this.#out;
+    const out = this.out;
     const max = out.maxLength;
     const crlf = this.#crlf;
     let p = 0;
@@ -222,7 +198,7 @@ export class ByteSplitter {
   #scanEach(chunk: Buffer, pos: number, base: number): number {
     const sep = this.#sep;
     const n = sep.length;
-    const out = this.#out;
+    const out = this.out;
     let bad = out.fatal ? this.#firstBad(chunk, pos) : chunk.length;
     let p = pos;
     let e: number;
@@ -257,8 +233,8 @@ export class ByteSplitter {
       this.#dropTail();
       return;
     }
-    if (this.#tailLen > this.#out.maxLength && !this.#mayEndAtMax()) {
-      this.#skipping = this.#out.overgrown(this.#tailOffset);
+    if (this.#tailLen > this.out.maxLength && !this.#mayEndAtMax()) {
+      this.#skipping = this.out.overgrown(this.#tailOffset);
       this.#dropTail();
     }
   }
@@ -273,7 +249,7 @@ export class ByteSplitter {
   /** Whether the bytes past maxLength in the tail could be the start of the separator. */
   #mayEndAtMax(): boolean {
     const ending = this.#crlf ? CRLF : this.#sep;
-    const over = this.#tailLen - this.#out.maxLength;
+    const over = this.#tailLen - this.out.maxLength;
     return over < ending.length && this.#lastBytes(over).equals(ending.subarray(0, over));
   }
 

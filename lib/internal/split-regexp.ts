@@ -1,7 +1,7 @@
 // Lines cut where a RegExp matches the decoded text.
 import { isUtf8 } from 'node:buffer';
 import { InvalidUtf8Error } from '../errors.js';
-import { type ChunkReader, EMPTY, LineCounter, type LineSink, type SplitterOptions } from './splitter.js';
+import { type ChunkReader, EMPTY, LineCounter, type LineSink, SplitterHead, type SplitterOptions } from './splitter.js';
 import { completeEnd, firstInvalid } from './utf8.js';
 
 /** How far back a RegExp match may begin before the newest text, in UTF-16 units. */
@@ -16,9 +16,7 @@ export const LOOKBACK = 1024;
  * (`#window`, at most LOOKBACK units before new text) and older text of the unfinished line
  * (`#pieces`), with the byte offsets of each.
  */
-export class RegExpSplitter {
-  readonly #out: LineCounter;
-  readonly #reader: ChunkReader;
+export class RegExpSplitter extends SplitterHead {
   readonly #re: RegExp;
   #skipping = false;
   #offset: number;
@@ -30,42 +28,20 @@ export class RegExpSplitter {
   #pieceBytes = 0;
 
   constructor(separator: RegExp, opts: SplitterOptions, sink: LineSink, reader: ChunkReader) {
-    this.#out = new LineCounter(opts, sink);
+    super(new LineCounter(opts, sink), reader);
     this.#offset = opts.firstOffset;
-    this.#reader = reader;
     this.#re = new RegExp(separator.source, `${separator.flags.replace(/[gy]/g, '')}g`);
   }
 
-  readonly located = true;
-  readonly passesCheckpoints = false;
-
-  get name(): string | undefined {
-    return this.#out.name;
-  }
-
-  get lines(): number {
-    return this.#out.lines;
-  }
-
-  get skipped(): number {
-    return this.#out.skipped;
-  }
-
-  defer(chunk: unknown): boolean {
-    return this.#reader.defer(chunk);
-  }
-
-  close(): void {}
-
   write(input: unknown): void {
-    this.#text(this.#reader.read(input), false);
+    this.#text(this.reader.read(input), false);
   }
 
   end(): void {
-    this.#text(this.#reader.flush(), true);
+    this.#text(this.reader.flush(), true);
     if (this.#skipping) {
       this.#skipping = false;
-      this.#out.lines++;
+      this.out.lines++;
     } else if (this.#window.length > 0 || this.#pieces.length > 0) {
       this.#textLine(this.#window, Buffer.byteLength(this.#window), this.#lineOffset);
     }
@@ -82,11 +58,11 @@ export class RegExpSplitter {
     }
     const end = final ? buf.length : completeEnd(buf, 0, buf.length);
     this.#carry = end < buf.length ? Buffer.from(buf.subarray(end)) : EMPTY;
-    if (this.#out.fatal && !isUtf8(buf.subarray(0, end))) {
+    if (this.out.fatal && !isUtf8(buf.subarray(0, end))) {
       const bad = firstInvalid(buf, 0, end);
       // Lines before the bad byte are good; a match touching it cannot grow any more.
       this.#search(buf.toString('utf8', 0, bad), true);
-      throw new InvalidUtf8Error(this.#out.next(base + bad));
+      throw new InvalidUtf8Error(this.out.next(base + bad));
     }
     this.#search(buf.toString('utf8', 0, end), final);
   }
@@ -112,7 +88,7 @@ export class RegExpSplitter {
       const lineBytes = Buffer.byteLength(line);
       if (this.#skipping) {
         this.#skipping = false;
-        this.#out.lines++;
+        this.out.lines++;
       } else this.#textLine(line, lineBytes, lineOffset);
       posOffset += lineBytes + Buffer.byteLength(m[0]);
       lineOffset = posOffset;
@@ -130,8 +106,8 @@ export class RegExpSplitter {
       if (!this.#skipping) {
         this.#pieces.push(head);
         this.#pieceBytes += headBytes;
-        if (this.#pieceBytes > this.#out.maxLength) {
-          this.#skipping = this.#out.overgrown(lineOffset);
+        if (this.#pieceBytes > this.out.maxLength) {
+          this.#skipping = this.out.overgrown(lineOffset);
           this.#pieces = [];
           this.#pieceBytes = 0;
         }
@@ -151,7 +127,7 @@ export class RegExpSplitter {
       this.#pieces = [];
       this.#pieceBytes = 0;
     }
-    if (bytes > this.#out.maxLength) this.#out.overflow(offset);
-    else this.#out.emit(text, offset);
+    if (bytes > this.out.maxLength) this.out.overflow(offset);
+    else this.out.emit(text, offset);
   }
 }

@@ -116,3 +116,34 @@ export class ChunkReader {
     return bytes;
   }
 }
+
+/** What the two splitters share as the head of split()'s engine: their line count, their reader, and what split() reads of them. */
+export abstract class SplitterHead {
+  readonly located = true;
+  readonly passesCheckpoints = false;
+  protected readonly out: LineCounter;
+  protected readonly reader: ChunkReader;
+
+  constructor(out: LineCounter, reader: ChunkReader) {
+    this.out = out;
+    this.reader = reader;
+  }
+
+  get name(): string | undefined {
+    return this.out.name;
+  }
+
+  get lines(): number {
+    return this.out.lines;
+  }
+
+  get skipped(): number {
+    return this.out.skipped;
+  }
+
+  defer(chunk: unknown): boolean {
+    return this.reader.defer(chunk);
+  }
+
+  close(): void {}
+}
