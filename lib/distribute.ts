@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import { Merge } from './merge.js';
-import { Checkpoint, passesCheckpoints, passesOn } from './internal/checkpoint.js';
+import { Checkpoint, Markers, passesCheckpoints, passesOn } from './internal/checkpoint.js';
 import { count, type StageStats } from './internal/stats.js';
 import { bindSignal, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { closed, isNodeStream } from './internal/streams.js';
@@ -19,7 +19,7 @@ export class Distribute extends Duplex {
   #next = 0;
   #held: Callback | undefined;
   /** A checkpoint's copies still inside the workers, by copy: the original passes on when none is left. */
-  readonly #copies = new Map<Checkpoint, { original: Checkpoint; left: number }>();
+  readonly #markers = new Markers();
   readonly #counters = count(this, 'distribute');
   /** Counters and times of this stage: see `StageStats`. */
   declare stats: () => StageStats;
@@ -35,14 +35,10 @@ export class Distribute extends Duplex {
       worker.on('drain', this.#drained);
     }
     out.on('error', (error: Error) => this.destroy(error));
-    out.on('data', (item: unknown) => {
-      if (item instanceof Checkpoint) {
-        const group = this.#copies.get(item);
-        if (group === undefined) return;
-        this.#copies.delete(item);
-        if (--group.left > 0) return;
-        item = group.original;
-      } else this.#counters.itemsOut++;
+    out.on('data', (data: unknown) => {
+      const item = this.#markers.arrived(data);
+      if (item === undefined) return;
+      if (!(item instanceof Checkpoint)) this.#counters.itemsOut++;
       if (!this.push(item)) out.pause();
     });
     out.once('end', () => this.push(null));
@@ -84,12 +80,7 @@ export class Distribute extends Duplex {
       );
       return;
     }
-    const group = { original: checkpoint, left: this.#workers.length };
-    for (const worker of this.#workers) {
-      const copy = new Checkpoint(() => {});
-      this.#copies.set(copy, group);
-      worker.write(copy);
-    }
+    this.#markers.send(checkpoint, this.#workers);
     callback();
   }
 

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import { SluiceError } from './errors.js';
-import { Checkpoint, passesCheckpoints, passesOn } from './internal/checkpoint.js';
+import { Checkpoint, Markers, passesCheckpoints, passesOn } from './internal/checkpoint.js';
 import { bindSignal, failWith, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { count, type Counters, type StageStats } from './internal/stats.js';
 import { closed, isNodeStream } from './internal/streams.js';
@@ -69,7 +69,7 @@ export class Partition extends Duplex {
   /** Sub-pipelines paused because the readable side was full; resumed on the next read. */
   readonly #paused = new Set<Duplex>();
   /** A checkpoint's copies still inside the sub-pipelines, by copy: the original passes on when none is left. */
-  readonly #copies = new Map<Checkpoint, { original: Checkpoint; left: number }>();
+  readonly #markers = new Markers();
   #held: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** `_final`'s callback, called once every sub-pipeline's output has ended. */
@@ -204,13 +204,10 @@ export class Partition extends Duplex {
     this.#retry();
   }
 
-  #output(sub: Sub, item: unknown): void {
-    const group = item instanceof Checkpoint ? this.#copies.get(item) : undefined;
-    if (group !== undefined) {
-      this.#copies.delete(item as Checkpoint);
-      if (--group.left > 0) return;
-      item = group.original;
-    } else this.#counters.itemsOut++;
+  #output(sub: Sub, data: unknown): void {
+    const item = this.#markers.arrived(data);
+    if (item === undefined) return;
+    if (!(item instanceof Checkpoint)) this.#counters.itemsOut++;
     if (!this.push(item)) {
       sub.stream.pause();
       this.#paused.add(sub.stream);
@@ -240,12 +237,10 @@ export class Partition extends Duplex {
       else this.#held = callback;
       return;
     }
-    const group = { original: checkpoint, left: subs.length };
-    for (const sub of subs) {
-      const copy = new Checkpoint(() => {});
-      this.#copies.set(copy, group);
-      sub.stream.write(copy);
-    }
+    this.#markers.send(
+      checkpoint,
+      subs.map((sub) => sub.stream),
+    );
     callback();
   }
 

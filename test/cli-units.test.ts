@@ -2,7 +2,8 @@
 // lib/cli is measured through the built command that test/cli.test.ts spawns.
 import t from 'tap';
 import fc from 'fast-check';
-import { HELP, OPTIONS } from '../lib/cli/args.js';
+import { OPTIONS } from '../lib/cli/args.js';
+import { HELP } from '../lib/cli/help.js';
 import { field } from '../lib/cli/fields.js';
 import { renderProgress } from '../lib/cli/progress.js';
 

@@ -68,3 +68,33 @@ export async function* withoutCheckpoints(source: AsyncIterable<unknown>): Async
     else yield item;
   }
 }
+
+/**
+ * A checkpoint through branches whose outputs are merged again (distribute's workers, partition's
+ * sub-pipelines): a marker copy goes down every branch, and the original passes on once every copy
+ * has come out, so that it stays behind everything written before it, whichever branch that took.
+ */
+export class Markers {
+  readonly #groups = new Map<Checkpoint, { original: Checkpoint; left: number }>();
+
+  /** Writes a marker of `checkpoint` to each branch (even past its highWaterMark: a marker holds no item). */
+  send(checkpoint: Checkpoint, branches: readonly { write(item: unknown): unknown }[]): void {
+    const group = { original: checkpoint, left: branches.length };
+    for (const branch of branches) {
+      const marker = new Checkpoint(() => {});
+      this.#groups.set(marker, group);
+      branch.write(marker);
+    }
+  }
+
+  /**
+   * What an item out of a branch stands for: the item itself, `undefined` for a marker whose group is
+   * not all out yet, or the original checkpoint once it is.
+   */
+  arrived(item: unknown): unknown {
+    const group = item instanceof Checkpoint ? this.#groups.get(item) : undefined;
+    if (group === undefined) return item;
+    this.#groups.delete(item as Checkpoint);
+    return --group.left > 0 ? undefined : group.original;
+  }
+}
