@@ -44,7 +44,7 @@ t.test('Limiter follows a capacity that drops mid-run', async (t) => {
   t.ok(Math.min(...after) >= 5 && Math.max(...after) <= 16, `capacity 10: ${Math.min(...after)}..${Math.max(...after)}`);
 });
 
-t.test('Limiter cuts the limit by a quarter after a window with a failure, never below min', async (t) => {
+t.test('Limiter cuts the limit by a tenth after a window with a failure, never below min', async (t) => {
   const limiter = new Limiter({ min: 3, max: 100, initial: 40 });
   drive(
     limiter,
@@ -52,7 +52,7 @@ t.test('Limiter cuts the limit by a quarter after a window with a failure, never
     () => 10,
     () => true,
   );
-  t.equal(limiter.limit, 30);
+  t.equal(limiter.limit, 36);
   drive(
     limiter,
     1000,

@@ -1,7 +1,8 @@
 // The controller of `concurrency: 'auto'`: AIMD on latency and failures, as TCP congestion control
 // and Netflix's concurrency-limits do it. Every `limit` calls (a window, at least 8), it compares the
 // window's mean latency with the baseline, the lowest window mean seen:
-// - a call failed in the window: the service is overloaded (a 429, a timeout): limit × 0.75;
+// - a call failed in the window: the service is overloaded (a 429, a timeout): limit × 0.9 (as
+//   concurrency-limits' AIMD backs off; a deeper cut costs more throughput than the failures do);
 // - mean latency over 1.5 × the baseline: calls queue up inside the service: limit - 1;
 // - else there is room: limit + 1 (limit × 2 until the first window that is not: TCP's slow start,
 //   so that the limit reaches a service's capacity in a few windows rather than one step a window).
@@ -64,7 +65,7 @@ export class Limiter {
     let next: number;
     const queueing = mean > this.#baseline * 1.5;
     if (wasFailed || queueing) this.#slowStart = false;
-    if (wasFailed) next = Math.floor(this.#limit * 0.75);
+    if (wasFailed) next = Math.floor(this.#limit * 0.9);
     else if (queueing) next = this.#limit - 1;
     else next = this.#slowStart ? this.#limit * 2 : this.#limit + 1;
     next = Math.min(this.#max, Math.max(this.#min, next));
