@@ -5,7 +5,8 @@
  *
  * @module
  */
-export { redisSource, type RedisSource, type RedisSourceOptions, type RedisEntry, type RedisFields } from './source.js';
+export { redisSource, type RedisSource } from './source.js';
+export type { RedisSourceOptions, RedisEntry, RedisFields } from './source-options.js';
 export { redisSink, type RedisSink, type RedisSinkOptions, type RedisFieldValues } from './sink.js';
 export { trimStream, type TrimStreamOptions, type TrimResult } from './trim.js';
 export { RedisError, RedisUnavailableError } from './errors.js';
