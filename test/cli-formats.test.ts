@@ -118,6 +118,9 @@ t.test('sluice --to-csv and --to-tsv write records as rows under a header; --to-
   t.match(extra.stderr, /<stdin>:2: TypeError: --to-csv: the record has a column "c"/);
   t.equal(sluice(['--to-json'], { input: lines('a "b"', 'c') }).stdout, lines('"a \\"b\\""', '"c"'));
   t.equal(sluice(['--json', '--to-csv', '--to-json'], { input }).status, 2);
+  // The header is a line as any other: ended as the input's lines are.
+  t.equal(sluice(['--to-csv', '--map', '({ x: line })'], { input: 'a\r\nb\r\n' }).stdout, 'x\r\na\r\nb\r\n');
+  t.equal(sluice(['--to-tsv', '--count-by', 'line'], { input: 'a\r\nb\r\na\r\n' }).stdout, 'key\tcount\r\na\t2\r\nb\t1\r\n');
 });
 
 t.test('sluice --json writes a record that passes unchanged as its original text', async (t) => {

@@ -3,6 +3,8 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { accessLogLines } from '../examples/gen-access-log.js';
 import { bin, ensureBuilt, feedNumbers, sluice, start } from './fixtures/cli.js';
@@ -32,6 +34,11 @@ t.test('sluice --threads 2 writes byte for byte what --threads 1 writes, and cou
     // Dropped once per input, not once per chunk.
     ['--skip', '3', '--map', 'NR + " " + FNR + " " + $9'],
     ['--skip', '2', '--count-by', '$9', '--stats-json'],
+    // Empty output lines, and lines that hold a newline, in the text a thread joins.
+    ['--map', '$9 === "404" ? "" : $9 === "500" ? $9 + "\\n" + $7 : $9'],
+    // One header, however many chunks.
+    ['--to-csv', '--map', '({ status: $9, path: $7 })'],
+    ['--to-json', '--map', '$9'],
   ]) {
     const one = spawnSync(process.execPath, [bin, '--threads', '1', ...args, ...files], { encoding: 'buffer', maxBuffer: 1 << 30 });
     const two = spawnSync(process.execPath, [bin, '--threads', '2', ...args, ...files], { encoding: 'buffer', maxBuffer: 1 << 30 });
@@ -43,6 +50,59 @@ t.test('sluice --threads 2 writes byte for byte what --threads 1 writes, and cou
       t.equal(counted(two), counted(one), `${args.join(' ')}: the same lines in`);
     }
   }
+});
+
+t.test('sluice --threads 2 -o FILE keeps CRLF and the missing final newline, as one thread does', async (t) => {
+  const dir = t.testdir({ 'a.log': awkwardLog(40_000, 3) });
+  const input = join(dir, 'a.log');
+  for (const threads of ['1', '2']) {
+    const r = spawnSync(process.execPath, [bin, '--threads', threads, '--map', '$9', '-o', join(dir, `out${threads}`), input], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+  }
+  const one = readFileSync(join(dir, 'out1'));
+  t.ok(one.includes('\r\n') && !one.toString().endsWith('\n'), 'CRLF, no final newline');
+  t.ok(readFileSync(join(dir, 'out2')).equals(one), 'identical bytes');
+});
+
+t.test('sluice --threads 2 reads regular files in ranges cut at line ends, as one thread reads them', async (t) => {
+  // Lines from a few bytes to 6 MiB: cuts found after several probes, and a line longer than a range.
+  const long = (n: number): string => 'x'.repeat(n);
+  const sizes = [5, 70_000, 3, 6 * 1024 * 1024, 200_000, 9, 4 * 1024 * 1024 - 1, 1];
+  const varied = Array.from({ length: 60 }, (_, i) => long(sizes[i % sizes.length]!)).join('\n');
+  const dir = t.testdir({
+    'varied.txt': `${varied}\n`,
+    'bom.log': `\ufeff${awkwardLog(30_000, 4)}`,
+    'none.txt': 'one line, no newline',
+    'empty.txt': '',
+    'crlf.txt': 'a\r\nb\r\n',
+    'bad.ndjson': `${Array.from({ length: 500_000 }, (_, i) => (i === 420_000 ? '{oops' : `{"n":${i}}`)).join('\n')}\n`,
+    'nul.bin': `text\u0000more\n`,
+  });
+  const at = (name: string): string => join(dir, name);
+  const both = (args: string[], input = ''): void => {
+    const one = sluice(['-j', '1', ...args], { input });
+    const two = sluice(['-j', '2', ...args], { input });
+    t.equal(two.status, one.status, `${args.join(' ')}: status`);
+    t.equal(two.stderr, one.stderr, `${args.join(' ')}: stderr`);
+    if (one.status === 0) t.equal(two.stdout, one.stdout, `${args.join(' ')}: stdout`);
+  };
+  both(['--map', 'line.length', at('varied.txt')]);
+  // The BOM dropped; the output's line ending is the first input's (none here: LF), the last's final newline kept.
+  both(['--map', '$9', at('none.txt'), at('bom.log'), at('empty.txt')]);
+  both(['--map', 'line', at('crlf.txt'), at('none.txt')]);
+  // A failing line in the fourth range: its line number counted over the ranges before it.
+  both(['--json', '--map', 'rec.n', at('bad.ndjson')]);
+  both(['--skip-errors', '--json', '--map', 'rec.n', at('bad.ndjson')]);
+  t.match(sluice(['-j', '2', '--map', 'line', at('nul.bin')]).stderr, /nul\.bin: binary input \(a NUL byte at offset 4\)/);
+  both(['--map', 'line', at('nul.bin')]);
+  both(['--text', '--map', 'line.length', at('nul.bin')]);
+  // Gzip input: the main thread decompresses and cuts it (no ranges in a compressed file).
+  writeFileSync(at('bom.log.gz'), gzipSync(readFileSync(at('bom.log'))));
+  both(['--map', '$9', at('bom.log.gz')]);
+  // stdin: cut by the main thread as it comes, in many small reads (it lost its last reads once).
+  both(['--map', '$9'], readFileSync(at('bom.log'), 'utf8'));
+  both(['--map', 'NR + " " + $9', at('bom.log.gz')]);
+  both(['--map', 'line', at('missing.txt')]);
 });
 
 t.test('sluice --threads 2 reports the same FILE:LINE errors, skips and exit statuses as one thread', async (t) => {

@@ -1,5 +1,6 @@
 // How items become output text (--to-json, --to-csv, --to-tsv, or strings as they are and other
 // values as JSON), and --count-by's tally.
+import { many, type Many } from '../index.js';
 import type { OutputFormat } from './args.js';
 
 /** Parsed NDJSON records and the text they came from: a record that reaches the output unchanged is written as it was read. */
@@ -48,16 +49,17 @@ export class Rows {
 
   /**
    * The lines for one item: an array is a row; an object a row of its values, in the columns of the
-   * first object (whose keys make a header line first); anything else a row of one cell. An object
-   * with a key the first one did not have is an error: its value would be lost.
+   * first object (whose keys make a header line first, a line of its own, ended as every line is);
+   * anything else a row of one cell. An object with a key the first one did not have is an error:
+   * its value would be lost.
    */
-  lines(value: unknown): string {
+  lines(value: unknown): string | Many<string> {
     if (Array.isArray(value)) return this.#row(value);
     if (typeof value !== 'object' || value === null || value instanceof Set || value instanceof Map) return this.#row([value]);
     const record = value as Record<string, unknown>;
     if (this.#columns === undefined) {
       this.#columns = Object.keys(record);
-      return `${this.#row(this.#columns)}\n${this.#row(this.#columns.map((c) => record[c]))}`;
+      return many([this.#row(this.#columns), this.#row(this.#columns.map((c) => record[c]))]);
     }
     const columns = this.#columns;
     for (const key of Object.keys(record)) {
@@ -77,8 +79,13 @@ export class Rows {
   }
 }
 
-/** The function that turns each output item into its text, for a format. */
-export function formatter(format: OutputFormat): (value: unknown) => string {
+/** A formatter's result as lines. */
+export function linesOf(formatted: string | Many<string>): string[] {
+  return typeof formatted === 'string' ? [formatted] : [...formatted.values];
+}
+
+/** The function that turns each output item into its text (a header line first, for CSV/TSV's first record), for a format. */
+export function formatter(format: OutputFormat): (value: unknown) => string | Many<string> {
   if (format === 'json') return toJson;
   if (format === 'csv' || format === 'tsv') {
     const rows = new Rows(format);
@@ -130,7 +137,7 @@ export class Counter {
     if (format === 'json') return shown.map(({ key, count }) => `{"key":${toJson(key)},"count":${count}}`);
     if (format === 'csv' || format === 'tsv') {
       const rows = new Rows(format);
-      return shown.map(({ text, count }) => rows.lines({ key: text, count }));
+      return shown.flatMap(({ text, count }) => linesOf(rows.lines({ key: text, count })));
     }
     return shown.map(({ count, text }) => `${String(count).padStart(7)} ${text}`);
   }

@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { realpathSync } from 'node:fs';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { pipeline, shutdownSignal, ShutdownError, skip, through, type StatsReport } from '../index.js';
+import { map, pipeline, shutdownSignal, ShutdownError, skip, through, type StatsReport } from '../index.js';
 import type { RedisEntry, RedisSink } from '../redis/index.js';
 import { parseCli, version, type CliOptions } from './args.js';
 import { HELP } from './help.js';
@@ -13,7 +13,10 @@ import { checkInputs, Lines, type Input } from './inputs.js';
 import { fileDestination, LineWriter, stdoutDestination, type Destination } from './output.js';
 import { loadCsv } from './csv.js';
 import { Chunks, numbered, threadedRecordStages, threadedStages } from './threaded.js';
-import { compileProgram, entryFailed, Skips, type Program, type Run } from './program.js';
+import type { ThreadData } from './thread-worker.js';
+import { Ranges, readableInRanges } from './ranges.js';
+import { compileProgram, entryFailed, isRows, Skips, type Program, type Run } from './program.js';
+import { formatter } from './count.js';
 import type { Endings } from './decode.js';
 import type { RedisInput } from './redis.js';
 import { colorAllowed, startProgress, wantProgress } from './progress.js';
@@ -179,10 +182,17 @@ function readFiles(inputs: Input[], run: Run, context: Context): Reading {
   if (options.threads > 1) {
     // --skip drops lines here, once per input: the chunks then carry their first line's number.
     const numberedLines = numbered(sources(options)) || options.skip > 0;
-    const chunks = new Chunks(inputs, { binaryOk: options.text, numbered: numberedLines, skip: options.skip });
+    // Regular files are read by the threads themselves, in ranges, unless lines need numbers here.
+    const chunks =
+      !numberedLines && readableInRanges(inputs)
+        ? new Ranges(inputs, { binaryOk: options.text })
+        : new Chunks(inputs, { binaryOk: options.text, numbered: numberedLines, skip: options.skip });
     const count = { read: 0 };
-    const stages = threadedStages({ ...threading(options), numbered: numberedLines, run, skips, lines: count });
-    return { source: chunks, stages, lines: () => count.read + chunks.skipped, bytes: () => chunks.bytesRead, endings: () => chunks.endings };
+    // Lines that go straight to the writer come from the threads joined (see ThreadData).
+    const joined = options.to === undefined && run.later.length === 0 && !isRows(options.output);
+    const stages = [...threadedStages({ ...threading(options, joined), numbered: numberedLines, run, skips, lines: count }), ...rowsHere(options, run)];
+    const skipped = (): number => (chunks instanceof Chunks ? chunks.skipped : 0);
+    return { source: chunks, stages, lines: () => count.read + skipped(), bytes: () => chunks.bytesRead, endings: () => chunks.endings };
   }
   const lines = new Lines(inputs, run.input, options.text);
   return { source: lines, stages: [], lines: () => lines.linesRead, bytes: () => lines.bytesRead, endings: () => lines.endings };
@@ -199,7 +209,7 @@ function readStream(from: RedisInput, stream: string, run: Run, context: Context
   };
   const stages =
     options.threads > 1
-      ? threadedRecordStages({ ...threading(options), label: stream, line, entries: from, run, skips })
+      ? [...threadedRecordStages({ ...threading(options, false), label: stream, line, entries: from, run, skips }), ...rowsHere(options, run)]
       : [run.records(stream, line, (error, item) => entryFailed(from, skips, item, error))];
   return {
     source: from.source,
@@ -210,12 +220,17 @@ function readStream(from: RedisInput, stream: string, run: Run, context: Context
   };
 }
 
-function threading(options: CliOptions): { threads: number; concurrency: number; workerData: unknown } {
+/** --to-csv/--to-tsv with threads: their items are formatted here, so that the header comes once. */
+function rowsHere(options: CliOptions, run: Run): Duplex[] {
+  return isRows(options.output) && options.countBy === undefined && run.later.length === 0 ? [map(formatter(options.output), { name: 'rows' })] : [];
+}
+
+function threading(options: CliOptions, joined: boolean): { threads: number; concurrency: number; workerData: ThreadData } {
   // --skip is applied on the main thread (per input, or per run with --from), never per chunk.
   return {
     threads: options.threads,
     concurrency: typeof options.parallel === 'number' ? options.parallel : 1,
-    workerData: { options: { ...options, skip: 0 } },
+    workerData: { options: { ...options, skip: 0 }, joined },
   };
 }
 

@@ -224,8 +224,16 @@ export interface LineWriterOptions {
   keepFinal: boolean;
 }
 
+/** Output lines already joined by their newline (a thread's, see thread-worker.ts): written as they are. */
+export class TextBlock {
+  constructor(
+    readonly text: string,
+    readonly lines: number,
+  ) {}
+}
+
 /**
- * The last stage: each item (a string) becomes a line, ended as the input's lines are (LF or CRLF).
+ * The last stage: each item (a string, or a TextBlock of lines) becomes a line, ended as the input's lines are (LF or CRLF).
  * Lines are gathered into writes of up to ~64 KiB, handed over once the current burst of input has
  * been processed (`setImmediate`), so that `tail -f | sluice` shows lines at once. A write the
  * destination cannot take holds the stage until it drains. Destroyed (an error elsewhere, an
@@ -252,7 +260,7 @@ export class LineWriter extends Writable {
     return this.#lines;
   }
 
-  override _write(text: string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  override _write(text: string | TextBlock, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#add(text);
     if (this.#pending.length >= FLUSH_AT) {
       this.#flush(callback);
@@ -297,13 +305,14 @@ export class LineWriter extends Writable {
     callback(error);
   }
 
-  #add(text: string): void {
+  #add(item: string | TextBlock): void {
     const newline = this.#opts.endings().newline;
+    const text = typeof item === 'string' ? item : item.text;
     if (this.#opts.keepFinal) {
       this.#pending += this.#held + text;
       this.#held = newline;
     } else this.#pending += text + newline;
-    this.#lines++;
+    this.#lines += typeof item === 'string' ? 1 : item.lines;
   }
 
   #flush(callback: () => void): void {

@@ -11,8 +11,8 @@
 // onError gets, so that a failure names (and dead-letters) its entry.
 import type { Duplex } from 'node:stream';
 import { batch, buffer, BufferStage, chain, filter, flatMap, LineError, map, rateLimit, skip, split, take, type StageContext } from '../index.js';
-import type { CliOptions, StageSpec } from './args.js';
-import { Counter, formatter, parseRecord } from './count.js';
+import type { CliOptions, OutputFormat, StageSpec } from './args.js';
+import { Counter, formatter, linesOf, parseRecord } from './count.js';
 import { csvRecords, located as csvLocated } from './csv.js';
 import { EntryError, ExprError, failureOf, UsageError, type Failure } from './errors.js';
 import { compileAll, type ItemFn, type Scope } from './expr.js';
@@ -110,9 +110,11 @@ export interface Program {
   /**
    * `stop`: the input is a Redis stream, which --take does not end by destroying it (the entries in
    * flight would all stay unacknowledged, those done included): after N items it calls `stop()`, which
-   * stops the input, and drops (so acknowledges) the items still on their way.
+   * stops the input, and drops (so acknowledges) the items still on their way. `rows: false`: the
+   * per-line stages leave --to-csv/--to-tsv items as they are (a thread's: the header is written
+   * once, by the main thread, which formats them).
    */
-  build(skips: Skips | undefined, stop?: () => void): Run;
+  build(skips: Skips | undefined, stop?: () => void, rows?: boolean): Run;
 }
 
 /** Compiles every EXPR once; a syntax error, or --parallel without an async stage, is a UsageError. */
@@ -150,11 +152,12 @@ export function compileProgram(o: CliOptions): Program {
     begin() {
       compiled.begin?.();
     },
-    build(skips, stop) {
+    build(skips, stop, rows = true) {
       const counter = countBy === undefined ? undefined : new Counter();
       // What turns the last stage's items into output: a tally, or a line of text.
       const last: ItemFn[] = counter === undefined ? [formatter(o.output)] : [countBy!.fn, (key) => counter.add(key)];
-      const tail = rest.length === 0 ? last : [];
+      const unformatted = !rows && counter === undefined && isRows(o.output);
+      const tail = rest.length === 0 && !unformatted ? last : [];
       const laterStages = rest.map((step) => (step.kind === 'take' && stop !== undefined ? stoppingTake(step.n, stop) : later(step, pool, skips, buffered)));
       // Fresh for each input: a stream runs once.
       const perLine = (): (Duplex | ItemFn)[] => [...head.map(stage), ...tail];
@@ -221,11 +224,16 @@ export function compileProgram(o: CliOptions): Program {
         atEnd() {
           const out = counter === undefined ? [] : counter.lines(o.output, o.top);
           const end = compiled.end?.();
-          return end === undefined || end === null ? out : [...out, formatter(o.output)(end)];
+          return end === undefined || end === null ? out : [...out, ...linesOf(formatter(o.output)(end))];
         },
       };
     },
   };
+}
+
+/** Whether items are written as CSV or TSV rows, whose header comes once, with the first. */
+export function isRows(output: OutputFormat): boolean {
+  return output === 'csv' || output === 'tsv';
 }
 
 /** A sluice stage for an expression: chain() fuses it with its neighbours. */

@@ -4,6 +4,7 @@
 // order-bound stages, which run here after), parts of --count-by's tally and of --skip-errors' count.
 // Line numbers in messages stay exact: counted here when expressions use NR/FNR, else added up from
 // the chunks' counts as their results come in, in order.
+import { once } from 'node:events';
 import { Readable, type Duplex } from 'node:stream';
 import type { TransferListItem } from '../index.js';
 import { createGunzip } from 'node:zlib';
@@ -11,6 +12,7 @@ import { batch, many, map, pipeline, threads } from '../index.js';
 import { isGzip, TextBytes, type Endings } from './decode.js';
 import { RunError, formatFailure, type Failure } from './errors.js';
 import { located, openInput, type Input } from './inputs.js';
+import { TextBlock } from './output.js';
 import { entryFailed, type Entries, type Run, type Skips } from './program.js';
 import type { Chunk, ChunkResult } from './thread-worker.js';
 
@@ -94,7 +96,8 @@ export class Chunks extends Readable {
     this.#text = text;
     this.#line = 1;
     this.#offset = 0;
-    let carry: Buffer | undefined;
+    /** Bytes read since the last newline (views of the reads: a stream never writes again into what it gave). */
+    let held: Buffer[] = [];
     let toSkip = this.#skip;
     /** Bytes of a dropped line were read, its newline not yet. */
     let inSkipped = false;
@@ -118,44 +121,56 @@ export class Chunks extends Readable {
       }
       const nl = bytes.lastIndexOf(0x0a);
       if (nl === -1) {
-        carry = carry === undefined ? Buffer.from(bytes) : Buffer.concat([carry, bytes]);
+        held.push(bytes);
         return;
       }
-      const body = bytes.subarray(0, nl + 1);
-      const parts = carry === undefined ? [body] : [carry, body];
-      carry = nl + 1 < bytes.length ? Buffer.from(bytes.subarray(nl + 1)) : undefined;
-      // A read's own buffer (a file's 1 MiB read) moves to the thread; a slice of a shared one (zlib's
-      // output, Node's small-buffer pool) is copied. The rest of the read was copied out above.
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-      if (!this.#chunk(input, parts, own ? [bytes.buffer] : [])) text.pause();
+      held.push(bytes.subarray(0, nl + 1));
+      const whole = copied(held);
+      held = nl + 1 < bytes.length ? [bytes.subarray(nl + 1)] : [];
+      if (!this.#chunk(input, whole)) text.pause();
     });
     await pipeline(source, ...(gzip ? [createGunzip()] : []), text);
-    if (carry !== undefined) this.#chunk(input, [carry], []);
+    // pipeline() settles once `text` has taken every byte; what it holds for a paused 'data' is still to come.
+    if (!text.readableEnded) await once(text, 'end');
+    const last = held.length > 0;
+    if (last) this.#chunk(input, copied(held));
     // A last line without a newline that --skip dropped is a line all the same.
     if (toSkip > 0 && inSkipped) {
       this.#line++;
       this.#skipped++;
     }
     // Lines of this input, for NR in the next: its newlines, and a last line without one.
-    this.#before += this.#line - 1 + (carry === undefined ? 0 : 1);
+    this.#before += this.#line - 1 + (last ? 1 : 0);
     this.#next();
   }
 
-  #chunk(input: Input, parts: Buffer[], move: ArrayBufferLike[]): boolean {
+  /** Sends `bytes` (whole lines, a buffer of their own: it moves to the thread). */
+  #chunk(input: Input, bytes: Buffer): boolean {
     const chunk: Chunk = {
-      parts,
-      move,
+      parts: [bytes],
+      move: [bytes.buffer],
       file: input.label,
       firstLine: this.#numbered ? this.#line : undefined,
       firstOffset: this.#offset,
       before: this.#before,
+      newline: this.endings.newline,
     };
-    for (const part of parts) {
-      this.#offset += part.length;
-      if (this.#numbered) for (let i = part.indexOf(0x0a); i !== -1; i = part.indexOf(0x0a, i + 1)) this.#line++;
-    }
+    this.#offset += bytes.length;
+    if (this.#numbered) for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) this.#line++;
     return this.push(chunk);
   }
+}
+
+/**
+ * The pieces in one buffer of its own. What a stream gave may be a slice of a buffer it goes on
+ * using (zlib's output, Node's pool for small reads): moving that to a thread would detach it under
+ * the stream's feet, so the bytes are copied, once, into a buffer that can move.
+ */
+function copied(pieces: readonly Buffer[]): Buffer {
+  const whole = Buffer.allocUnsafeSlow(pieces.reduce((sum, piece) => sum + piece.length, 0));
+  let at = 0;
+  for (const piece of pieces) at += piece.copy(whole, at);
+  return whole;
 }
 
 function transfer(chunk: Chunk): TransferListItem[] {
@@ -210,7 +225,8 @@ export function threadedStages(opts: ThreadOptions & { numbered: boolean; run: R
         run.merge(result.counts);
         before += result.lines;
         lines.read += result.lines;
-        return many(result.out);
+        if (result.joined === undefined) return many(result.out);
+        return result.joined.lines === 0 ? undefined : new TextBlock(result.joined.text, result.joined.lines);
       },
       { name: 'merge results' },
     ),
@@ -234,7 +250,7 @@ export function threadedRecordStages(
   const waiting: unknown[][] = [];
   const chunk = (items: unknown[]): Chunk => {
     waiting.push(items);
-    return { parts: [], move: [], file: label, firstLine: undefined, firstOffset: 0, before: 0, records: items.map(opts.line) };
+    return { parts: [], move: [], file: label, firstLine: undefined, firstOffset: 0, before: 0, records: items.map(opts.line), newline: '\n' };
   };
   return [
     batch(RECORDS, { maxWait: 10 }),
