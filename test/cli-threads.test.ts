@@ -140,6 +140,22 @@ t.test('sluice --threads auto uses the cores; --threads refuses --begin/--end an
   }
 });
 
+t.test('sluice passes on a slow pipe\'s lines as they come, with one thread or two, even a first line of two bytes', async (t) => {
+  for (const threads of ['1', '2']) {
+    const child = start(['-j', threads, '--map', 'line.toUpperCase()']);
+    child.stdout.setEncoding('utf8');
+    const exited = once(child, 'exit');
+    // The input stays open: each line must come out before the next goes in.
+    for (const line of ['a', 'second line']) {
+      child.stdin.write(`${line}\n`);
+      const [out] = (await once(child.stdout, 'data')) as [string];
+      t.equal(out, `${line.toUpperCase()}\n`, `-j ${threads}: ${line}`);
+    }
+    child.stdin.end();
+    t.same(await exited, [0, null]);
+  }
+});
+
 t.test('sluice --threads 2 | head -1 exits 0 at once, and --take stops reading an endless stdin', async (t) => {
   const child = start(['-j', '2', '--map', 'line']);
   const fed = feedNumbers(child.stdin);

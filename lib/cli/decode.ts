@@ -6,6 +6,8 @@ import type { Readable } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
 import { RunError } from './errors.js';
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** Bytes looked at for a NUL before the input is taken as text. */
 const SNIFF = 8 * 1024;
 
@@ -68,13 +70,14 @@ export class TextBytes extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#head !== undefined) {
       const head = this.#head.length === 0 ? chunk : Buffer.concat([this.#head, chunk]);
-      if (head.length < 3) {
+      // Held only while it may still be a BOM: `a\n` from a slow pipe goes on at once.
+      if (head.length < 3 && BOM.subarray(0, head.length).equals(head)) {
         this.#head = head;
         callback();
         return;
       }
       this.#head = undefined;
-      chunk = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? head.subarray(3) : head;
+      chunk = head.subarray(0, 3).equals(BOM) ? head.subarray(3) : head;
     }
     callback(this.#check(chunk), chunk.length > 0 ? chunk : undefined);
   }

@@ -10,14 +10,17 @@ import type { TransferListItem } from '../index.js';
 import { createGunzip } from 'node:zlib';
 import { batch, many, map, pipeline, threads } from '../index.js';
 import { isGzip, TextBytes, type Endings } from './decode.js';
+import { Gather } from './gather.js';
 import { RunError, formatFailure, type Failure } from './errors.js';
 import { located, openInput, type Input } from './inputs.js';
 import { TextBlock } from './output.js';
 import { entryFailed, type Entries, type Run, type Skips } from './program.js';
 import type { Chunk, ChunkResult } from './thread-worker.js';
 
-/** Bytes read at a time, and so about the size of a chunk. */
+/** Bytes read at a time from a file, and bytes of whole lines gathered into a chunk at most. */
 const READ = 4 * 1024 * 1024;
+/** Milliseconds lines wait to be gathered into a chunk before it goes anyway. */
+const GATHER_WAIT = 10;
 const WORKER = new URL('./thread-worker.js', import.meta.url);
 
 /** The inputs as chunks of whole lines; an input's last chunk may end without a newline. */
@@ -32,6 +35,7 @@ export class Chunks extends Readable {
   #index = -1;
   #source: (Readable & { bytesRead?: number }) | undefined;
   #text: TextBytes | undefined;
+  #gather: Gather | undefined;
   #first: TextBytes | undefined;
   #doneBytes = 0;
   #line = 1;
@@ -69,6 +73,7 @@ export class Chunks extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#gather?.close();
     this.#text?.destroy();
     this.#source?.destroy();
     callback(error);
@@ -96,8 +101,14 @@ export class Chunks extends Readable {
     this.#text = text;
     this.#line = 1;
     this.#offset = 0;
-    /** Bytes read since the last newline (views of the reads: a stream never writes again into what it gave). */
-    let held: Buffer[] = [];
+    const gather = new Gather(
+      (bytes) => {
+        if (!this.#chunk(input, bytes)) text.pause();
+      },
+      READ,
+      GATHER_WAIT,
+    );
+    this.#gather = gather;
     let toSkip = this.#skip;
     /** Bytes of a dropped line were read, its newline not yet. */
     let inSkipped = false;
@@ -119,21 +130,13 @@ export class Chunks extends Readable {
         }
         bytes = bytes.subarray(at);
       }
-      const nl = bytes.lastIndexOf(0x0a);
-      if (nl === -1) {
-        held.push(bytes);
-        return;
-      }
-      held.push(bytes.subarray(0, nl + 1));
-      const whole = copied(held);
-      held = nl + 1 < bytes.length ? [bytes.subarray(nl + 1)] : [];
-      if (!this.#chunk(input, whole)) text.pause();
+      gather.add(bytes);
     });
     await pipeline(source, ...(gzip ? [createGunzip()] : []), text);
     // pipeline() settles once `text` has taken every byte; what it holds for a paused 'data' is still to come.
     if (!text.readableEnded) await once(text, 'end');
-    const last = held.length > 0;
-    if (last) this.#chunk(input, copied(held));
+    const last = gather.partial;
+    gather.flush(true);
     // A last line without a newline that --skip dropped is a line all the same.
     if (toSkip > 0 && inSkipped) {
       this.#line++;
@@ -159,18 +162,6 @@ export class Chunks extends Readable {
     if (this.#numbered) for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) this.#line++;
     return this.push(chunk);
   }
-}
-
-/**
- * The pieces in one buffer of its own. What a stream gave may be a slice of a buffer it goes on
- * using (zlib's output, Node's pool for small reads): moving that to a thread would detach it under
- * the stream's feet, so the bytes are copied, once, into a buffer that can move.
- */
-function copied(pieces: readonly Buffer[]): Buffer {
-  const whole = Buffer.allocUnsafeSlow(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) at += piece.copy(whole, at);
-  return whole;
 }
 
 function transfer(chunk: Chunk): TransferListItem[] {
