@@ -140,7 +140,7 @@ t.test('sluice --threads auto uses the cores; --threads refuses --begin/--end an
   }
 });
 
-t.test('sluice passes on a slow pipe\'s lines as they come, with one thread or two, even a first line of two bytes', async (t) => {
+t.test("sluice passes on a slow pipe's lines as they come, with one thread or two, even a first line of two bytes", async (t) => {
   for (const threads of ['1', '2']) {
     const child = start(['-j', threads, '--map', 'line.toUpperCase()']);
     child.stdout.setEncoding('utf8');
