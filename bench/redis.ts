@@ -7,7 +7,7 @@
  *            map() into a sink that resolves checkpoints, vs an XREADGROUP COUNT 100 / XACK loop
  *   produce  items added with XADD: redisSink() (batches of up to 128), vs pipelined XADD batches of 128
  *   latency  1,000 entries/s added while a consumer waits (BLOCK): time from XADD to the sink, p50/p99
- *   backlog  a large backlog drained through a slow stage (1 ms every 100 entries): the slope of RSS
+ *   backlog  a large backlog (`--items` / 2 entries: 5 M by default) drained through a slow stage (1 ms every 100 entries): the slope of RSS
  *            once a quarter is done (flat: about 0 MB/s), beside the peak
  * Needs the redis-server binary (Debian's redis-server package).
  *
@@ -184,12 +184,17 @@ function slow(): (value: string) => Promise<string> | string {
 export const scenario: Scenario<Params> = {
   description: 'Redis Streams: consumer-group reads with acknowledgements, XADD writes, latency, memory under a backlog',
   unit: 'entries',
-  async prepare({ quick }) {
+  async prepare({ quick, items }) {
     const kases: Array<{ kind: Kind; title: string; entries: number; seconds: number }> = [
       { kind: 'consume', title: `a backlog read through a consumer group, COUNT ${COUNT}, acknowledged`, entries: quick ? 50_000 : 500_000, seconds: 0 },
       { kind: 'produce', title: `items added with XADD, pipelined ${BATCH} at a time`, entries: quick ? 50_000 : 500_000, seconds: 0 },
       { kind: 'latency', title: 'XADD → sink while 1,000 entries/s are added', entries: 1000, seconds: quick ? 2 : 10 },
-      { kind: 'backlog', title: 'a backlog drained through a slow stage (1 ms every 100 entries)', entries: quick ? 50_000 : 1_000_000, seconds: 0 },
+      {
+        kind: 'backlog',
+        title: 'a backlog drained through a slow stage (1 ms every 100 entries)',
+        entries: quick ? 50_000 : Math.round(items / 2),
+        seconds: 0,
+      },
     ];
     return kases.map(({ kind, title, entries, seconds }) => {
       const items = kind === 'latency' ? entries * seconds : entries;

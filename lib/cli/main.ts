@@ -129,7 +129,11 @@ async function runJob(inputs: Input[], dest: Destination | undefined, context: C
   // A group's worker (or --follow) runs until signalled: the first signal drains it, and the run ends
   // as done once the entries in flight are; only a second one kills it. Anything else is aborted.
   context.endless = from?.endless === true;
-  const drain = (): void => from!.drain();
+  const drain = (): void => {
+    // Said on stderr: a drain can take as long as the slowest entry in flight.
+    if (!options.quiet) note(`${(shutdown.reason as ShutdownError).signal}: finishing the entries in flight; send it again to stop at once`);
+    from!.drain();
+  };
   if (context.endless) {
     if (shutdown.aborted) drain();
     else shutdown.addEventListener('abort', drain, { once: true });
