@@ -48,7 +48,7 @@ group() {
   node "$CLI" --to "redis://127.0.0.1:$PORT/$stream" "$DIR/log.txt"
   t0=$(now)
   for i in $(seq "$1"); do
-    node "$CLI" --from "redis://127.0.0.1:$PORT/$stream" --group g --consumer "c$i" --map "$MAP" >/dev/null &
+    node "$CLI" --from "redis://127.0.0.1:$PORT/$stream" --group g --consumer "c$i" --quiet --map "$MAP" >/dev/null &
     pids+=($!)
   done
   while :; do
