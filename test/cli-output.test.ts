@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import {
   chmodSync,
   chownSync,
+  cpSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -21,7 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bin, ensureBuilt, exited, feedNumbers, sluice, start, text } from './fixtures/cli.js';
+import { bin, ensureBuilt, exited, feedNumbers, root, sluice, start, text } from './fixtures/cli.js';
 
 ensureBuilt();
 // About 30 runs of the command at ~0.3 s each, more on a busy machine.
@@ -33,10 +34,19 @@ const numbers = (n: number): string => Array.from({ length: n }, (_, i) => `${i}
 const tmpFiles = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.tmp'));
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
-/** As root, whether user nobody can read the built command here (not if it is inside a 0700 home, say). */
-const nobodyCanRun =
-  isRoot &&
-  spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 4)', bin], { uid: NOBODY, gid: NOBODY, timeout: 20_000 }).status === 0;
+
+/**
+ * The built command where user nobody can run it: the checkout may sit in a folder only root can read
+ * (a 0700 home, a mktemp dir), so dist/ and package.json (its "type") are copied to one anyone can read.
+ */
+function binForNobody(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-nobody-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+  spawnSync('chmod', ['-R', 'a+rX', dir]);
+  return join(dir, 'dist', 'cli', 'main.js');
+}
 
 function mkfifo(path: string): void {
   const result = spawnSync('mkfifo', [path], { encoding: 'utf8' });
@@ -198,12 +208,17 @@ t.test('sluice -i and -o keep the owner and group of the file they replace (as r
 
 t.test(
   'sluice -i by a user who cannot give the file back to its owner keeps its mode',
-  { skip: !nobodyCanRun && 'needs root, to run the command as nobody, and a checkout nobody can read' },
+  { skip: !isRoot && 'needs root, to run the command as nobody' },
   async (t) => {
-    const dir = t.testdir({ 'data.txt': lines('a') });
+    const command = binForNobody(t);
+    // A folder nobody can reach: t.testdir()'s may be inside a checkout only root can read.
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-nobody-data-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'data.txt'), lines('a'));
     chownSync(dir, NOBODY, NOBODY); // nobody may create the temp file and rename it
     chmodSync(join(dir, 'data.txt'), 0o604); // root's file, readable by nobody
-    const r = spawnSync(process.execPath, [bin, '-i', '--map', 'line + "!"', join(dir, 'data.txt')], {
+    // Without the NODE_OPTIONS tap gives every child: its loaders are in the checkout, which nobody may not read.
+    const r = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, command, '-i', '--map', 'line + "!"', join(dir, 'data.txt')], {
       cwd: dir,
       uid: NOBODY,
       gid: NOBODY,
