@@ -163,8 +163,13 @@ t.test("parallel({ concurrency: 'auto' }) finds room in a real HTTP service and 
     "fetch() keeping its listeners on the calls' one signal until GC is not a leak warning",
   );
   t.ok(Math.max(...limits) >= 8, `the limit grew from 4 while the service had room (peak ${Math.max(...limits)})`);
-  // Past 48 inside, the service refuses; a refusal cuts the limit, so it cannot climb far beyond.
-  t.ok(Math.max(...limits) <= 3 * 16 + 8, `the limit stayed near what the service takes (peak ${Math.max(...limits)}, ${svc.rejected} refused)`);
+  // Past 48 inside, the service refuses, and a refusal cuts the limit: a limit that kept growing would
+  // meet refusals on most calls. (The limit itself may still rise late in the run, when fewer calls than
+  // it allows are left to make: timing decides that, so it is not what is checked.)
+  t.ok(
+    svc.rejected < items.length / 5,
+    `refusals stayed a small share of the calls (${svc.rejected} refused, limit peak ${Math.max(...limits)}, ${svc.peak} inside at most)`,
+  );
 });
 
 t.test("chain({ concurrency: 'auto' }) adapts its fused functions the same way", async (t) => {
