@@ -4,7 +4,7 @@ import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { distribute, map, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { Lead, rejection } from './fixtures/helpers.js';
+import { abortedWith, Lead, rejection, slowDrain } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
 import { stageContract } from './fixtures/contract.js';
 
@@ -245,22 +245,7 @@ t.test('distribute() aborted at a random moment rejects with the reason and leav
         const source = check.track(Readable.from(endless(sourceLatency), { highWaterMark: 1 }));
         const stage = check.track(distribute(latencies.length, (i) => check.track(worker(latencies[i]!, [], 2)), { highWaterMark: 2 }));
         // null: abort before the pipeline has taken a single step.
-        const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
-        const done = pipeline(
-          source,
-          stage,
-          async (items: AsyncIterable<unknown>) => {
-            for await (const _ of items) await sleep(1);
-          },
-          { signal: controller.signal },
-        );
-        if (abortAfter === null) controller.abort(reason);
-        const error = await done.then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        clearTimeout(timer);
-        if (error !== reason) throw new Error(`rejected with ${String(error)}`);
+        await abortedWith(controller, reason, abortAfter, (signal) => pipeline(source, stage, slowDrain, { signal }));
         await check.verify();
       },
     ),

@@ -5,7 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { merge, pipeline, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { Lead, rejection } from './fixtures/helpers.js';
+import { abortedWith, Lead, rejection, slowDrain } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
 import { stageContract } from './fixtures/contract.js';
 
@@ -302,21 +302,7 @@ t.test('merge() aborted at a random moment rejects with the reason and leaves no
         });
         const merged = check.track(merge(sources, { highWaterMark: 2 }));
         // null: abort before the pipeline has taken a single step.
-        const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
-        const done = pipeline(
-          merged,
-          async (items: AsyncIterable<unknown>) => {
-            for await (const _ of items) await sleep(1);
-          },
-          { signal: controller.signal },
-        );
-        if (abortAfter === null) controller.abort(reason);
-        const error = await done.then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        clearTimeout(timer);
-        if (error !== reason) throw new Error(`rejected with ${String(error)}`);
+        await abortedWith(controller, reason, abortAfter, (signal) => pipeline(merged, slowDrain, { signal }));
         await check.verify();
         await eventually(() => states.every((s) => !s.started || s.finalized), "every started generator's finally");
       },

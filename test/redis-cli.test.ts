@@ -1,16 +1,15 @@
 // What the command needs for --from/--to redis://… (lib/cli/redis.ts), and examples/redis-workers.ts,
 // against a real redis-server started for this file.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { chain } from '../lib/index.js';
 import { isRedisTarget, parseRedisTarget, redisInput, redisInputOptions, redisOutput, type RedisInputFlags } from '../lib/cli/redis.js';
 import { UsageError } from '../lib/cli/errors.js';
-import { leakCheck } from '../lib/testing/leak-check.js';
 import { root } from './fixtures/cli.js';
 import { thrown } from './fixtures/helpers.js';
-import { dataOf, entriesOf, fill, groupState, pendingOf, startRedis, until, type RedisServer } from './fixtures/redis.js';
+import { clean, dataOf, entriesOf, fill, groupState, pendingOf, startRedis, until, type RedisServer } from './fixtures/redis.js';
 
 // The example runs as processes of its own (node + tsx, a few seconds on a loaded machine).
 t.setTimeout(90_000);
@@ -20,16 +19,6 @@ t.before(async () => {
   server = await startRedis();
 });
 t.teardown(() => server?.stop());
-
-async function clean(t: Test, body: () => Promise<void>): Promise<void> {
-  const check = leakCheck({ timeout: 2000 });
-  try {
-    await body();
-  } finally {
-    await check.verify();
-  }
-  t.pass('leakCheck() clean');
-}
 
 t.test('parseRedisTarget() takes redis://HOST:PORT[/DB]/STREAM, and names the flag when it cannot', async (t) => {
   t.ok(isRedisTarget('redis://h/s'));

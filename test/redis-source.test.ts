@@ -1,6 +1,6 @@
 // sluice/redis in-process, against a real redis-server started for this file: redisSource,
 // redisSink and trimStream, with leakCheck() after every test.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import fc from 'fast-check';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,11 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@redis/client';
 import { chain, filter, map, parallel } from '../lib/index.js';
 import { Checkpoint, isCheckpoint, usesCheckpoints } from '../lib/internal/checkpoint.js';
-import { leakCheck } from '../lib/testing/leak-check.js';
 import { redisSink, redisSource, RedisError, RedisUnavailableError, trimStream, type RedisClient, type RedisEntry } from '../lib/redis/index.js';
 import { RedisSource } from '../lib/redis/source.js';
 import { thrown, rejection } from './fixtures/helpers.js';
-import { dataOf, entriesOf, fill, groupState, numbers, pendingOf, startRedis, until, type RedisServer } from './fixtures/redis.js';
+import { clean, dataOf, entriesOf, fill, groupState, numbers, pendingOf, startRedis, until, type RedisServer } from './fixtures/redis.js';
 
 // A redis-server, then every test's pipelines: a few seconds on a loaded machine.
 t.setTimeout(90_000);
@@ -28,17 +27,6 @@ let keys = 0;
 function names(): { stream: string; out: string; group: string } {
   const n = ++keys;
   return { stream: `in${n}`, out: `out${n}`, group: `g${n}` };
-}
-
-/** Runs `body` between a leakCheck() snapshot and its verify(). */
-async function clean(t: Test, body: () => Promise<void>): Promise<void> {
-  const check = leakCheck({ timeout: 2000 });
-  try {
-    await body();
-  } finally {
-    await check.verify();
-  }
-  t.pass('leakCheck() clean');
 }
 
 /**

@@ -5,7 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { map, pipeline, SluiceError, tee, toArray } from '../lib/index.js';
 import { leakCheck } from '../lib/testing/leak-check.js';
-import { Lead, rejection } from './fixtures/helpers.js';
+import { abortedWith, Lead, rejection, slowDrain } from './fixtures/helpers.js';
 import { within } from './fixtures/settle.js';
 import { stageContract } from './fixtures/contract.js';
 
@@ -267,25 +267,9 @@ t.test('tee() aborted at a random moment rejects with the reason and leaves noth
         const stage = check.track(tee(destinations, { passThrough, highWaterMark: 2 }));
         const source = check.track(Readable.from(endless(sourceLatency), { highWaterMark: 1 }));
         // null: abort before the pipeline has taken a single step.
-        const timer = abortAfter === null ? undefined : setTimeout(() => controller.abort(reason), abortAfter);
-        const options = { signal: controller.signal };
-        const done = passThrough
-          ? pipeline(
-              source,
-              stage,
-              async (items: AsyncIterable<unknown>) => {
-                for await (const _ of items) await sleep(1);
-              },
-              options,
-            )
-          : pipeline(source, stage, options);
-        if (abortAfter === null) controller.abort(reason);
-        const error = await done.then(
-          () => undefined,
-          (e: unknown) => e,
+        await abortedWith(controller, reason, abortAfter, (signal) =>
+          passThrough ? pipeline(source, stage, slowDrain, { signal }) : pipeline(source, stage, { signal }),
         );
-        clearTimeout(timer);
-        if (error !== reason) throw new Error(`rejected with ${String(error)}`);
         await check.verify();
       },
     ),
