@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { SluiceError } from './errors.js';
 import { Checkpoint, Markers, passesCheckpoints, passesOn } from './internal/checkpoint.js';
+import { IdleSet } from './internal/idle-set.js';
 import { bindSignal, failWith, stageOptions, type StageOptions } from './internal/stage-options.js';
 import { count, type Counters, type StageStats } from './internal/stats.js';
 import { closed, isNodeStream } from './internal/streams.js';
@@ -36,13 +37,12 @@ const WHERE = 'partition()';
 
 /**
  * One key's sub-pipeline. `pending`: items written to it and not yet called back (it is processing
- * while > 0); `ending`: ended by partition(), and counted until its output has ended; `idleSince`:
- * when it last became idle (performance.now()); `written`: the callback of every item written to it.
+ * while > 0); `ending`: ended by partition(), and counted until its output has ended; `written`: the
+ * callback of every item written to it.
  */
 class Sub {
   pending = 0;
   ending = false;
-  idleSince = 0;
   constructor(
     readonly key: unknown,
     readonly stream: Duplex,
@@ -61,9 +61,8 @@ export class Partition extends Duplex {
   readonly #factory: (key: unknown) => unknown;
   readonly #concurrency: number;
   readonly #maxKeys: number;
-  readonly #idleTimeout: number | undefined;
   readonly #subs = new Map<unknown, Sub>();
-  readonly #idle = new Set<Sub>();
+  readonly #idle: IdleSet<Sub>;
   #busy = 0;
   #ending = 0;
   /** Sub-pipelines paused because the readable side was full; resumed on the next read. */
@@ -71,7 +70,6 @@ export class Partition extends Duplex {
   /** A checkpoint's copies still inside the sub-pipelines, by copy: the original passes on when none is left. */
   readonly #markers = new Markers();
   #held: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
   /** `_final`'s callback, called once every sub-pipeline's output has ended. */
   #final: Callback | undefined;
   readonly #counters: Counters;
@@ -85,7 +83,7 @@ export class Partition extends Duplex {
     this.#factory = factory;
     this.#concurrency = options.concurrency;
     this.#maxKeys = options.maxKeys;
-    this.#idleTimeout = options.idleTimeout;
+    this.#idle = new IdleSet(options.idleTimeout, (sub) => this.#end(sub));
     this.#counters = count(this, opts.name ?? 'partition');
     bindSignal(this, opts.signal);
   }
@@ -114,8 +112,7 @@ export class Partition extends Duplex {
 
   override _final(callback: Callback): void {
     this.#final = callback;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#idle.close();
     for (const sub of this.#subs.values()) if (!sub.ending) this.#end(sub);
     this.#endIfDone();
   }
@@ -127,7 +124,7 @@ export class Partition extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
-    clearTimeout(this.#timer);
+    this.#idle.close();
     this.#held = undefined;
     const streams = [...this.#subs.values()].map((sub) => sub.stream);
     for (const stream of streams) if (!stream.destroyed) stream.destroy(error ?? undefined);
@@ -146,7 +143,7 @@ export class Partition extends Duplex {
     if (sub === undefined) {
       if (this.#subs.size >= this.#maxKeys) {
         // One ending sub-pipeline at a time frees a place: waiting writes must not end them all.
-        const lru = this.#ending === 0 ? this.#idle.values().next().value : undefined;
+        const lru = this.#ending === 0 ? this.#idle.oldest() : undefined;
         if (lru !== undefined) this.#end(lru);
         this.#held = () => this.#route(item, key, callback);
         return;
@@ -196,11 +193,7 @@ export class Partition extends Duplex {
     this.#counters.inFlight--;
     if (--sub.pending > 0) return;
     this.#busy--;
-    if (!sub.ending) {
-      sub.idleSince = performance.now();
-      this.#idle.add(sub);
-      this.#schedule();
-    }
+    if (!sub.ending) this.#idle.add(sub);
     this.#retry();
   }
 
@@ -277,23 +270,6 @@ export class Partition extends Duplex {
     this.#held = undefined;
     held?.();
   }
-
-  /** Arms the one timer, for the least recently used idle sub-pipeline. */
-  #schedule(): void {
-    if (this.#idleTimeout === undefined || this.#timer !== undefined) return;
-    const first = this.#idle.values().next().value;
-    if (first !== undefined) this.#timer = setTimeout(this.#expire, first.idleSince + this.#idleTimeout - performance.now());
-  }
-
-  readonly #expire = (): void => {
-    this.#timer = undefined;
-    const now = performance.now();
-    for (const sub of this.#idle) {
-      if (sub.idleSince + this.#idleTimeout! > now) break;
-      this.#end(sub);
-    }
-    this.#schedule();
-  };
 }
 
 /**
