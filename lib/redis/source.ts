@@ -2,11 +2,9 @@ import { Readable } from 'node:stream';
 import { Checkpoint, usesCheckpoints } from '../internal/checkpoint.js';
 import { bindSignal, failWith, type stageOptions } from '../internal/stage-options.js';
 import { compareIds, Connection, entriesOf, fieldsOf, type RawEntry } from './connection.js';
+import { DeadLetters, describeError } from './dead-letters.js';
 import { RedisError } from './errors.js';
 import { resolveSourceOptions, WHERE, type RedisEntry, type RedisFields, type RedisSourceOptions, type ResolvedSourceOptions } from './source-options.js';
-
-/** How long the note of why an entry failed (`release(id, error)`) is kept for its dead-letter record. */
-const NOTE_TTL = 7 * 24 * 3600 * 1000;
 
 /** One read's entries, acknowledged together once the checkpoint pushed after them is resolved. */
 class Batch {
@@ -41,6 +39,8 @@ export class RedisSource<T = unknown> extends Readable {
   readonly #o: ResolvedSourceOptions;
   readonly #stream: string;
   readonly #conn: Connection;
+  /** With a group: its dead-letter records and notes. */
+  readonly #dead: DeadLetters | undefined;
   #phase: 'pending' | 'new' = 'pending';
   #cursor = '0';
   /** Without a group and `follow`: the last entry to read (undefined: read until drained). */
@@ -65,6 +65,7 @@ export class RedisSource<T = unknown> extends Readable {
     this.#stream = stream;
     this.#o = options;
     this.#conn = connection;
+    this.#dead = options.group === undefined ? undefined : new DeadLetters(connection, { ...options, group: options.group });
     bindSignal(this, stage.signal);
   }
 
@@ -132,7 +133,7 @@ export class RedisSource<T = unknown> extends Readable {
     const [batch, entry] = this.#find(id, 'deadLetter');
     if (batch.skip?.has(id) || batch.dying?.has(id)) return undefined;
     (batch.dying ??= new Set()).add(id);
-    const write = this.#writeDeadLetter(entry, describeError(error), batch.deliveries?.get(id) ?? 1).then(
+    const write = this.#dead!.write(entry, describeError(error), batch.deliveries?.get(id) ?? 1).then(
       () => {
         batch.dying!.delete(id);
         this.#counts.deadLettered++;
@@ -160,9 +161,7 @@ export class RedisSource<T = unknown> extends Readable {
     if (batch.skip?.has(id)) return undefined;
     (batch.skip ??= new Set()).add(id);
     this.#counts.released++;
-    if (error === undefined) return undefined;
-    const key = this.#noteKey(id);
-    void this.#conn.run('SET', key, () => this.#conn.main.sendCommand(['SET', key, describeError(error), 'PX', String(NOTE_TTL)])).catch(() => {});
+    if (error !== undefined) this.#dead!.note(id, error);
     return undefined;
   }
 
@@ -384,19 +383,10 @@ export class RedisSource<T = unknown> extends Readable {
 
   /** An entry delivered too often: to the dead-letter stream (with the error noted for it, if any), then acknowledged. */
   async #expire(entry: RawEntry, deliveries: number): Promise<void> {
-    const key = this.#noteKey(entry[0]);
-    const note = await this.#conn.run('GET', key, () => this.#conn.main.sendCommand(['GET', key]));
-    const error = typeof note === 'string' ? note : `delivered ${deliveries} times without being acknowledged (maxDeliveries ${this.#o.maxDeliveries})`;
-    await this.#writeDeadLetter(entry, error, deliveries);
-    this.#counts.deadLettered++;
-    await this.#ack([entry[0]]);
-    if (note !== null) await this.#conn.run('DEL', key, () => this.#conn.main.sendCommand(['DEL', key]));
-  }
-
-  async #writeDeadLetter([id, flat]: RawEntry, error: string, deliveries: number): Promise<void> {
-    const { deadLetter, group } = this.#o;
-    const args = ['XADD', deadLetter, '*', ...(flat ?? []).map(String), 'error', error, 'deliveries', String(deliveries), 'group', group!, 'entry-id', id];
-    await this.#conn.run('XADD', deadLetter, () => this.#conn.main.sendCommand(args));
+    await this.#dead!.expire(entry, deliveries, async () => {
+      this.#counts.deadLettered++;
+      await this.#ack([entry[0]]);
+    });
   }
 
   /** A batch's checkpoint was resolved: everything derived from it is done. Acknowledged in one XACK with the others resolved in the same tick. */
@@ -492,10 +482,6 @@ export class RedisSource<T = unknown> extends Readable {
     }
     throw new RangeError(`${WHERE}: ${what}(id): no entry ${JSON.stringify(id)} is in flight`);
   }
-
-  #noteKey(id: string): string {
-    return `${this.#o.deadLetter}:error:${this.#o.group}:${id}`;
-  }
 }
 
 /** The `data` field when there is one, else all the fields as an object. */
@@ -506,11 +492,6 @@ function defaultDecode(flat: unknown[]): unknown {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** An error as a dead-letter record gives it: `Name: message`. */
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**
