@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { Checkpoint, usesCheckpoints } from '../internal/checkpoint.js';
 import { bindSignal, failWith, type stageOptions } from '../internal/stage-options.js';
-import { compareIds, Connection, entriesOf, fieldsOf, type RawEntry } from './connection.js';
+import { Connection, fieldsOf, type RawEntry } from './connection.js';
+import { Reads } from './reads.js';
 import { DeadLetters, describeError } from './dead-letters.js';
 import { RedisError } from './errors.js';
 import { resolveSourceOptions, WHERE, type RedisEntry, type RedisFields, type RedisSourceOptions, type ResolvedSourceOptions } from './source-options.js';
@@ -27,9 +28,8 @@ class Batch {
  *
  * State, for a reader. Reading: `#loop` runs while `_read` asked for more (`#wanted`) and fewer than
  * `maxInFlight` entries are out (`#inFlight` delivered and not yet acknowledged, plus `#reserved`
- * asked for by reads and claims under way); group reads go through `#phase` `'pending'` (this
- * consumer's own unacknowledged entries, from `#cursor`) and then `'new'` (`>`, blocking on the
- * reader connection). Acknowledging: each delivered batch is in `#open` until acknowledged; its
+ * asked for by reads and claims under way); what each read asks Redis for, and from where, is
+ * `#reads`' (reads.ts), dead-letter records `#dead`'s (dead-letters.ts). Acknowledging: each delivered batch is in `#open` until acknowledged; its
  * checkpoint puts it in `#toAck`, and `#flush` sends one XACK for everything there. A timer
  * (`#timer`, every `claimIdle / 3` ms) claims the open entries again as a heartbeat and, when there is
  * room, claims idle entries of others (`XAUTOCLAIM` from `#claimCursor`). `drain()` sets `#draining`:
@@ -41,14 +41,10 @@ export class RedisSource<T = unknown> extends Readable {
   readonly #conn: Connection;
   /** With a group: its dead-letter records and notes. */
   readonly #dead: DeadLetters | undefined;
-  #phase: 'pending' | 'new' = 'pending';
-  #cursor = '0';
-  /** Without a group and `follow`: the last entry to read (undefined: read until drained). */
-  #end: string | undefined;
+  readonly #reads: Reads;
   #claimCursor = '0-0';
   #wanted = false;
   #reading = false;
-  #blocking = false;
   #claiming = false;
   #acking = 0;
   #reserved = 0;
@@ -65,6 +61,7 @@ export class RedisSource<T = unknown> extends Readable {
     this.#stream = stream;
     this.#o = options;
     this.#conn = connection;
+    this.#reads = new Reads(connection, stream, options);
     this.#dead = options.group === undefined ? undefined : new DeadLetters(connection, { ...options, group: options.group });
     bindSignal(this, stage.signal);
   }
@@ -117,7 +114,7 @@ export class RedisSource<T = unknown> extends Readable {
   drain(): void {
     if (this.#draining || this.destroyed) return;
     this.#draining = true;
-    if (this.#blocking) void this.#conn.unblock();
+    this.#reads.stop();
     this.#maybeEnd();
   }
 
@@ -216,12 +213,7 @@ export class RedisSource<T = unknown> extends Readable {
       if (!this.#ended) this.#timer = setTimeout(this.#tick, this.#o.claimIdle / 3);
       return;
     }
-    const last = async (): Promise<string> => {
-      const reply = (await conn.run('XREVRANGE', this.#stream, () => conn.main.sendCommand(['XREVRANGE', this.#stream, '+', '-', 'COUNT', '1']))) as RawEntry[];
-      return reply[0]?.[0] ?? '0-0';
-    };
-    this.#cursor = start === '$' ? await last() : start;
-    if (!this.#o.follow) this.#end = await last();
+    await this.#reads.start();
   }
 
   /** Starts the read loop when it is not running and may read. */
@@ -266,10 +258,13 @@ export class RedisSource<T = unknown> extends Readable {
   #read(): Promise<{ entries: RawEntry[]; how: 'new' | 'pending'; reserved: number }> {
     const n = Math.min(this.#o.count, this.#room());
     this.#reserved += n;
-    const how: 'new' | 'pending' = this.#o.group !== undefined && this.#phase === 'pending' ? 'pending' : 'new';
-    const reading = this.#o.group === undefined ? this.#xread(n) : how === 'pending' ? this.#history(n) : this.#readNew(n);
+    const { how, entries: reading } = this.#reads.next(n);
     const read = reading.then(
-      (entries) => ({ entries, how, reserved: n }),
+      (entries) => {
+        // The end of a stream read without a group: what was delivered goes through, then it ends.
+        if (this.#reads.finished) this.#draining = true;
+        return { entries, how, reserved: n };
+      },
       (error: unknown) => {
         this.#reserved -= n;
         throw error;
@@ -278,54 +273,6 @@ export class RedisSource<T = unknown> extends Readable {
     // Awaited by the loop, unless the source is destroyed first.
     read.catch(() => {});
     return read;
-  }
-
-  /** XREAD from `#cursor`; ends the stream at `#end`. */
-  async #xread(n: number): Promise<RawEntry[]> {
-    const args = ['XREAD', 'COUNT', String(n)];
-    const stream = this.#stream;
-    const follow = this.#end === undefined;
-    const reply = follow
-      ? await this.#blocked('XREAD', () => this.#conn.block([...args, 'BLOCK', String(this.#o.block), 'STREAMS', stream, this.#cursor], this.#o.block))
-      : await this.#conn.run('XREAD', stream, () => this.#conn.main.sendCommand([...args, 'STREAMS', stream, this.#cursor]));
-    let entries = entriesOf(reply);
-    if (entries.length > 0) this.#cursor = entries[entries.length - 1]![0];
-    if (!follow) {
-      const end = this.#end!;
-      const past = entries.findIndex(([id]) => compareIds(id, end) > 0);
-      if (past !== -1) entries = entries.slice(0, past);
-      if (past !== -1 || entries.length === 0 || entries[entries.length - 1]![0] === end) this.#draining = true;
-    }
-    return entries;
-  }
-
-  /** This consumer's own pending entries, from `#cursor`; once there are none left, new ones. */
-  async #history(n: number): Promise<RawEntry[]> {
-    const { group, consumer } = this.#o;
-    const args = ['XREADGROUP', 'GROUP', group!, consumer, 'COUNT', String(n), 'STREAMS', this.#stream, this.#cursor];
-    const entries = entriesOf(await this.#conn.run('XREADGROUP', this.#stream, () => this.#conn.main.sendCommand(args)));
-    if (entries.length === 0) this.#phase = 'new';
-    else this.#cursor = entries[entries.length - 1]![0];
-    return entries;
-  }
-
-  async #readNew(n: number): Promise<RawEntry[]> {
-    const { group, consumer, block } = this.#o;
-    const args = ['XREADGROUP', 'GROUP', group!, consumer, 'COUNT', String(n), 'BLOCK', String(block), 'STREAMS', this.#stream, '>'];
-    return entriesOf(await this.#blocked('XREADGROUP', () => this.#conn.block(args, block)));
-  }
-
-  /** A blocking read, retried through connection failures; `drain()` cuts it short. */
-  async #blocked(name: string, read: () => Promise<unknown>): Promise<unknown> {
-    return this.#conn.run(name, this.#stream, async () => {
-      if (this.#draining) return null;
-      this.#blocking = true;
-      try {
-        return await read();
-      } finally {
-        this.#blocking = false;
-      }
-    });
   }
 
   /**
